@@ -1,0 +1,69 @@
+# Cerbero Bite — every command a developer or CI needs. `make help` lists them.
+# Bootstraps from plain python3: a small venv holds uv, uv installs the locked
+# dependencies into .venv. No interpreter is ever downloaded.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_NO_PROGRESS := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install install-dev run test check fmt format-check lint types contracts bench lock clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(BIN)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	@touch $@
+
+$(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@ $(BIN)/.installed
+
+install: $(BIN)/.installed ## Install bite and its runtime dependencies into .venv
+
+install-dev: $(BIN)/.installed-dev ## Install bite with the development tools
+
+run: install ## Run one entry cycle as a dry run on the embedded paper exchange
+	@echo "bite entry-run --dry-run arrives with the jobs (issue 5); until then this checks the config."
+	$(BIN)/bite config validate
+
+test: install-dev ## Run the whole test suite
+	$(BIN)/pytest -q
+
+fmt: install-dev ## Format the code in place
+	$(BIN)/ruff format bite tests scripts
+	$(BIN)/ruff check --fix bite tests scripts
+
+format-check: install-dev ## Check formatting
+	$(BIN)/ruff format --check bite tests scripts
+
+lint: install-dev ## Lint with ruff
+	$(BIN)/ruff check bite tests scripts
+
+types: install-dev ## Type-check with mypy --strict
+	$(BIN)/mypy
+
+contracts: install-dev ## Check the import contracts (core stays pure)
+	$(BIN)/python scripts/check_contracts.py
+
+check: format-check lint types contracts test ## Everything CI runs
+
+bench: install-dev ## Run the benchmarks and print a table
+	$(BIN)/python scripts/bench.py
+
+lock: $(UV) ## Refresh uv.lock after changing dependencies
+	$(UV) lock --python $(PYTHON)
+
+clean: ## Remove the virtual environments and caches
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Configuration: the ``strategy.yaml`` schema and its loader."""
