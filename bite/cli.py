@@ -1,7 +1,8 @@
-"""The ``bite`` command line: parse, call the right module, map errors to exit codes.
+"""The ``bite`` command line: parse, build the context, call the module, map the exit code.
 
 Heavy modules are imported inside the commands that need them, so ``bite
---version`` and ``bite --help`` start fast.
+--version`` and ``bite --help`` start fast. Options are written after the
+command's name: ``bite kill-switch status --data-dir X --json``.
 
 Exit codes: 0 done (any decision) · 1 internal error · 2 usage or configuration
 · 3 job lock not acquired · 4 integrity check failed · 75 broker unavailable.
@@ -12,13 +13,20 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from bite import __version__
-from bite.errors import BiteError, ExitCode
+from bite.errors import BiteError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from bite.clock import Clock
+    from bite.context import StateContext
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 done (any decision), 1 internal error, 2 usage or configuration error, "
@@ -34,9 +42,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 config_app = typer.Typer(
-    help="Show, validate and hash the strategy configuration.", no_args_is_help=True
+    help="Show, validate, hash, diff and approve the configuration.", no_args_is_help=True
 )
+audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
+kill_app = typer.Typer(
+    help="Read, arm or disarm the kill switch (no job lock needed).", no_args_is_help=True
+)
+backup_app = typer.Typer(help="Restore a backup of the state database.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
+app.add_typer(kill_app, name="kill-switch")
+app.add_typer(backup_app, name="backup")
 
 ConfigOption = Annotated[
     Path | None,
@@ -47,20 +63,16 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (env CERBERO_BITE_DATA_DIR; default ./data).",
+        show_default=False,
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
-
-
-def config_path(option: Path | None) -> Path:
-    """The config file: the option, else ``CERBERO_BITE_CONFIG``, else ``./strategy.yaml``."""
-    if option is not None:
-        return option
-    return Path(os.environ.get("CERBERO_BITE_CONFIG", "strategy.yaml"))
-
-
-def fail(error: BiteError) -> typer.Exit:
-    """Print a bite error on stderr and return the exit to raise."""
-    typer.echo(f"bite: {error}", err=True)
-    return typer.Exit(int(error.exit_code))
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")]
 
 
 def _version(value: bool) -> None:
@@ -82,22 +94,83 @@ def root(
 
 
 def _emit(data: dict[str, Any]) -> None:
-    typer.echo(json.dumps(data, indent=2, sort_keys=True))
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn bite errors into their exit codes and bugs into exit 1, with a log line."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except BiteError as exc:
+        typer.echo(f"bite: {exc}", err=True)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except Exception as exc:
+        import logging
+
+        logging.getLogger("bite").exception("internal error: %s", type(exc).__name__)
+        typer.echo(f"bite: internal error ({type(exc).__name__}); see the log", err=True)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _setup(data_dir: Path | None, level: str, clock_now: datetime | None = None) -> None:
+    from bite.clock import WallClock
+    from bite.config.secrets import known_secret_values
+    from bite.log import setup_logging
+
+    now = clock_now or WallClock().now()
+    setup_logging(data_dir, level, known_secret_values(), now)
+
+
+def _clock(config: Path | None) -> Clock:
+    """The run's clock; ``CERBERO_BITE_NOW`` only in the paper environment."""
+    from bite.clock import NOW_ENV, WallClock, clock_from_env
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+
+    if NOW_ENV not in os.environ:
+        return WallClock()
+    try:
+        environment = load_config(resolve_config_path(config)).config.execution.environment
+    except BiteError:
+        raise UsageError(f"{NOW_ENV} needs a valid config in the paper environment") from None
+    return clock_from_env(dict(os.environ), environment)
+
+
+def _scrubbed(text: str) -> str:
+    """Operator text with any known secret value removed."""
+    from bite.config.secrets import known_secret_values
+    from bite.log import redact_text
+
+    return redact_text(text, known_secret_values())
+
+
+def _state(data_dir: Path | None) -> StateContext:
+    from bite.context import open_state, resolve_data_dir
+
+    return open_state(resolve_data_dir(data_dir))
+
+
+# -- config -------------------------------------------------------------------------------
 
 
 @config_app.command("validate")
 def config_validate(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Validate the config; exit 2 naming the file, field and problem when it is wrong."""
     from bite.config.loader import load_config
+    from bite.context import resolve_config_path
 
-    path = config_path(config)
+    path = resolve_config_path(config)
     try:
         loaded = load_config(path)
     except BiteError as exc:
         if as_json:
             _emit({"valid": False, "error": str(exc)})
-            raise typer.Exit(int(exc.exit_code)) from None
-        raise fail(exc) from None
+        else:
+            typer.echo(f"bite: {exc}", err=True)
+        raise typer.Exit(int(exc.exit_code)) from None
     if as_json:
         _emit(
             {
@@ -118,29 +191,345 @@ def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> Non
     import yaml
 
     from bite.config.loader import load_config, redacted
+    from bite.context import resolve_config_path
 
-    try:
-        loaded = load_config(config_path(config))
-    except BiteError as exc:
-        raise fail(exc) from None
-    data = redacted(loaded.config)
-    if as_json:
-        _emit(data)
-        return
-    typer.echo(f"# effective config from {loaded.path}, hash {loaded.hash}")
-    typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
+    with _exit_codes():
+        loaded = load_config(resolve_config_path(config))
+        data = redacted(loaded.config)
+        if as_json:
+            _emit(data)
+            return
+        typer.echo(f"# effective config from {loaded.path}, hash {loaded.hash}")
+        typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
 @config_app.command("hash")
 def config_hash_command(config: ConfigOption = None) -> None:
     """Print the canonical SHA-256 of the effective config."""
     from bite.config.loader import load_config
+    from bite.context import resolve_config_path
 
-    try:
-        loaded = load_config(config_path(config))
-    except BiteError as exc:
-        raise fail(exc) from None
-    typer.echo(loaded.hash)
+    with _exit_codes():
+        typer.echo(load_config(resolve_config_path(config)).hash)
+
+
+def _print_changes(changes: list[Any], as_json: bool, header: str) -> None:
+    if as_json:
+        return
+    typer.echo(header)
+    for change in changes:
+        typer.echo(f"  {change.path}: {change.old!r} -> {change.new!r}")
+    if not changes:
+        typer.echo("  (no change)")
+
+
+@config_app.command("diff")
+def config_diff(
+    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+) -> None:
+    """Show how the config file differs from the last approved version."""
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+    from bite.safety.config_approval import diff
+
+    with _exit_codes():
+        loaded = load_config(resolve_config_path(config))
+        state = _state(data_dir)
+        try:
+            last = state.repo.last_approved_config()
+        finally:
+            state.close()
+        changes = diff(last.dump if last else None, loaded.config)
+        if as_json:
+            _emit(
+                {
+                    "hash": loaded.hash,
+                    "approved_hash": last.hash if last else None,
+                    "changes": [c.__dict__ for c in changes],
+                }
+            )
+            return
+        base = f"approved {last.hash[:12]} ({last.approved_at})" if last else "nothing approved"
+        _print_changes(changes, False, f"{loaded.path} (hash {loaded.hash[:12]}) against {base}:")
+
+
+@config_app.command("approve")
+def config_approve(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve without asking.")] = False,
+    new_sample: Annotated[
+        bool,
+        typer.Option("--new-sample", help="Also start a new Kelly and drawdown sample (audited)."),
+    ] = False,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Validate the config, show the diff to the last approved version, and approve it."""
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+    from bite.safety.config_approval import approve, diff
+
+    with _exit_codes():
+        clock = _clock(config)
+        loaded = load_config(resolve_config_path(config))
+        state = _state(data_dir)
+        _setup(state.data_dir, log_level, clock.now())
+        try:
+            last = state.repo.last_approved_config()
+            if last is not None and last.hash == loaded.hash and not new_sample:
+                if as_json:
+                    _emit({"approved": True, "hash": loaded.hash, "changed": False})
+                else:
+                    typer.echo(f"{loaded.path}: already approved (hash {loaded.hash[:12]})")
+                return
+            changes = diff(last.dump if last else None, loaded.config)
+            _print_changes(changes, as_json, f"Changes to approve ({loaded.path}):")
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise UsageError("not a terminal: pass --yes to approve")
+                if not typer.confirm("Approve this configuration?", default=False):
+                    typer.echo("not approved")
+                    raise typer.Exit(int(ExitCode.OK))
+            result = approve(
+                state.repo, state.audit, loaded, clock.now(), by="operator", new_sample=new_sample
+            )
+        finally:
+            state.close()
+        if as_json:
+            _emit(
+                {
+                    "approved": True,
+                    "hash": result.hash,
+                    "changed": True,
+                    "changes": len(result.changes),
+                    "new_sample_id": result.sample_id,
+                }
+            )
+        else:
+            sample = f"; new sample {result.sample_id}" if result.sample_id else ""
+            typer.echo(f"approved hash {result.hash}{sample}")
+
+
+# -- audit --------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+    """Walk the whole chain; name the first bad seq; exit 4 when broken or a broken log remains."""
+    with _exit_codes():
+        state = _state(data_dir)
+        try:
+            report = state.audit.verify()
+        finally:
+            state.close()
+        if as_json:
+            _emit(
+                {
+                    "healthy": report.healthy,
+                    "records": report.records,
+                    "chain_ok": report.ok,
+                    "first_bad_seq": report.first_bad_seq,
+                    "first_bad_line": report.first_bad_line,
+                    "problem": report.problem,
+                    "last_seq": report.last_seq,
+                    "anchor_seq": report.anchor[0] if report.anchor else None,
+                    "anchor_ok": report.anchor_ok,
+                    "broken_logs": list(report.broken_logs),
+                }
+            )
+        else:
+            if report.ok:
+                typer.echo(f"chain: {report.records} records, valid, ends at seq {report.last_seq}")
+            else:
+                typer.echo(
+                    f"chain: BROKEN at seq {report.first_bad_seq} (line "
+                    f"{report.first_bad_line}): {report.problem}"
+                )
+            anchor = f"seq {report.anchor[0]}" if report.anchor else "none"
+            typer.echo(
+                f"anchor: {anchor} — {'matches' if report.anchor_ok else 'DOES NOT MATCH'}"
+                " the chain's end"
+            )
+            for name in report.broken_logs:
+                typer.echo(
+                    f"set-aside damaged log still present: {name} (examine, then move "
+                    "it out of the data dir)"
+                )
+        if not report.healthy:
+            raise typer.Exit(int(ExitCode.INTEGRITY))
+
+
+@audit_app.command("tail")
+def audit_tail(
+    data_dir: DataDirOption = None,
+    lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="How many records.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Print the last records of the audit log."""
+    with _exit_codes():
+        state = _state(data_dir)
+        try:
+            records = state.audit.tail(lines)
+        finally:
+            state.close()
+        if as_json:
+            _emit({"records": records})
+            return
+        for rec in records:
+            if "broken_line" in rec:
+                typer.echo(f"BROKEN LINE: {rec['broken_line'][:200]}")
+                continue
+            payload = json.dumps(rec.get("payload"), sort_keys=True, default=str)
+            typer.echo(
+                f"{rec.get('seq'):>6} {rec.get('ts')} {rec.get('event'):<20} {payload[:160]}"
+            )
+
+
+# -- kill switch --------------------------------------------------------------------------
+
+
+@kill_app.command("status")
+def kill_status(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+    """Show whether the kill switch is armed, its kind, reasons and since when."""
+    with _exit_codes():
+        state = _state(data_dir)
+        try:
+            current = state.kill_switch.status()
+        finally:
+            state.close()
+        if as_json:
+            _emit(current.to_dict())
+        elif current.armed:
+            typer.echo(
+                f"ARMED ({current.kind}) since {current.since} by {current.source}: "
+                f"{'; '.join(current.reasons)}"
+            )
+        else:
+            typer.echo("disarmed")
+
+
+@kill_app.command("arm")
+def kill_arm(
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+    no_exits: Annotated[
+        bool,
+        typer.Option("--no-exits", help="Block exits too (integrity kind): no order of any kind."),
+    ] = False,
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Arm the kill switch: no new entries (and with --no-exits, no orders at all)."""
+    with _exit_codes():
+        if not reason.strip():
+            raise UsageError("--reason must say why")
+        clock = _clock(config)
+        state = _state(data_dir)
+        _setup(state.data_dir, log_level, clock.now())
+        try:
+            current = state.kill_switch.arm(
+                _scrubbed(reason),
+                "integrity" if no_exits else "operational",
+                "operator",
+                clock.now(),
+            )
+        finally:
+            state.close()
+        if as_json:
+            _emit(current.to_dict())
+        else:
+            typer.echo(f"ARMED ({current.kind}): {'; '.join(current.reasons)}")
+
+
+@kill_app.command("disarm")
+def kill_disarm(
+    reason: Annotated[str, typer.Option("--reason", help="Why it is safe to trade again.")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Disarm the kill switch (the only way to lower or clear it)."""
+    with _exit_codes():
+        if not reason.strip():
+            raise UsageError("--reason must say why")
+        clock = _clock(config)
+        state = _state(data_dir)
+        _setup(state.data_dir, log_level, clock.now())
+        try:
+            current = state.kill_switch.disarm(_scrubbed(reason), "operator", clock.now())
+        finally:
+            state.close()
+        if as_json:
+            _emit(current.to_dict())
+        else:
+            typer.echo("disarmed")
+
+
+# -- backups ------------------------------------------------------------------------------
+
+
+@app.command("backup-run")
+def backup_run(
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    lock_timeout: Annotated[
+        float, typer.Option("--lock-timeout", help="Seconds to wait for the job lock.")
+    ] = 30,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Back up the state database and the audit log, rotate old copies, gzip old logs."""
+    from bite.jobs.backup import run_backup_job
+
+    with _exit_codes():
+        clock = _clock(config)
+        from bite.context import resolve_config_path, resolve_data_dir
+
+        directory = resolve_data_dir(data_dir)
+        _setup(directory, log_level, clock.now())
+        outcome = run_backup_job(directory, resolve_config_path(config), clock, lock_timeout)
+        if as_json:
+            _emit(outcome.to_json())
+        else:
+            typer.echo(outcome.summary)
+        if outcome.exit_code:
+            raise typer.Exit(outcome.exit_code)
+
+
+@backup_app.command("restore")
+def backup_restore(
+    file: Annotated[Path, typer.Argument(help="A state-*.sqlite file from data/backups.")],
+    data_dir: DataDirOption = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Swap the state database for a backup (exit 3 while a job runs); arms the kill switch."""
+    from bite.context import resolve_data_dir
+    from bite.jobs.backup import restore_backup
+
+    with _exit_codes():
+        clock = _clock(config)
+        directory = resolve_data_dir(data_dir)
+        _setup(directory, log_level, clock.now())
+        result = restore_backup(directory, file, clock.now())
+        data = {
+            "restored_from": str(result.restored_from),
+            "replaced_kept_at": str(result.replaced_kept_at) if result.replaced_kept_at else None,
+            "audit_seq": result.audit_seq,
+            "kill_switch": "armed",
+        }
+        if as_json:
+            _emit(data)
+        else:
+            typer.echo(
+                f"restored {file}; replaced database kept at "
+                f"{data['replaced_kept_at']}; kill switch ARMED (backup_restored) — "
+                "check `bite status`, then `bite kill-switch disarm --reason ...`"
+            )
 
 
 def main() -> None:
@@ -150,5 +539,3 @@ def main() -> None:
     except BiteError as exc:  # a command that did not map its own error
         typer.echo(f"bite: {exc}", err=True)
         sys.exit(int(exc.exit_code))
-    except KeyboardInterrupt:
-        sys.exit(int(ExitCode.INTERNAL))

@@ -27,6 +27,75 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
+def _write_chain(path: Path, count: int) -> tuple[int, str]:
+    """Write a valid chain of ``count`` records fast (the real renderer, one buffered write)."""
+    from datetime import UTC, datetime, timedelta
+
+    from bite.safety.audit_log import GENESIS, render
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    prev = GENESIS
+    with path.open("wb") as handle:
+        for seq in range(1, count + 1):
+            line, prev = render(
+                seq,
+                t0 + timedelta(seconds=seq),
+                "HOLD",
+                {"position": "p-0001", "debit_mid": "0.0051", "dte": 7.25},
+                prev,
+            )
+            handle.write(line)
+    return count, prev
+
+
+class _Anchor:
+    def __init__(self, anchor: tuple[int, str] | None) -> None:
+        self.anchor = anchor
+
+    def get_anchor(self) -> tuple[int, str] | None:
+        return self.anchor
+
+    def set_anchor(self, seq: int, digest: str, now: object) -> None:
+        self.anchor = (seq, digest)
+
+
+def audit_benchmarks() -> list[tuple[str, str]]:
+    """Append latency, verify throughput at 10^6, boot check at 10^3 and 10^6 records."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    from bite.context import open_state
+    from bite.safety.audit_log import AuditLog
+
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        state = open_state(Path(tmp) / "append")
+        now = datetime(2026, 1, 1, tzinfo=UTC)
+        append = _median_ms(lambda: state.audit.append("HOLD", {"x": 1}, now), 50)
+        state.close()
+        rows.append(("audit append (fsync + anchor in SQLite), median", f"{append:.2f} ms"))
+        for count in (1_000, 1_000_000):
+            directory = Path(tmp) / f"chain{count}"
+            directory.mkdir()
+            anchor = _write_chain(directory / "audit.log", count)
+            log = AuditLog(directory, _Anchor(anchor))
+            boot = _median_ms(log.inspect_tail, 21)
+            rows.append((f"audit boot check, {count:,} records", f"{boot:.3f} ms"))
+            if count == 1_000_000:
+                start = time.perf_counter()
+                report = log.verify()
+                elapsed = time.perf_counter() - start
+                if not report.healthy:
+                    raise RuntimeError(f"benchmark chain did not verify: {report.problem}")
+                rows.append(
+                    (
+                        "audit verify, 1,000,000 records",
+                        f"{report.records / elapsed:,.0f} records/s ({elapsed:.2f} s)",
+                    )
+                )
+    return rows
+
+
 def main() -> int:
     """Run every benchmark and print the table."""
     from bite.config.schema import StrategyConfig
@@ -42,6 +111,8 @@ def main() -> int:
     cfg = StrategyConfig()
     sel = _median_ms(lambda: select_strikes(chain, "bull", spot, now, cfg), 20)
     rows.append((f"select_strikes, real chain ({len(chain)} options)", f"{sel:.1f} ms"))
+
+    rows.extend(audit_benchmarks())
 
     width = max(len(name) for name, _ in rows)
     print(f"{'benchmark':<{width}}  result")

@@ -162,9 +162,24 @@ def config_hash(config: StrategyConfig) -> str:
     return hashlib.sha256(canonical_dump(config).encode("utf-8")).hexdigest()
 
 
+def stored_dump(config: StrategyConfig) -> str:
+    """The canonical dump with secrets replaced by ``***``: what SQLite and backups keep."""
+    return json.dumps(
+        redacted(config), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+
+
 def config_from_dump(text: str) -> StrategyConfig:
-    """Rebuild a config from its canonical dump (an approved version in SQLite)."""
-    return StrategyConfig.model_validate(json.loads(text))
+    """Rebuild a config from a stored dump; a redacted secret comes back unset."""
+    data = json.loads(text)
+    for dotted in SECRET_FIELDS:
+        *parents, leaf = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part, {})
+        if node.get(leaf) == REDACTED:
+            node[leaf] = None
+    return StrategyConfig.model_validate(data)
 
 
 def redacted(config: StrategyConfig) -> dict[str, Any]:

@@ -156,3 +156,14 @@ def test_redacted_hides_secrets_and_url_credentials(tmp_path: Path) -> None:
 def test_the_secret_stays_out_of_the_models_repr(tmp_path: Path) -> None:
     path = write(tmp_path, "paper:\n  serve_token: tok-SECRET-123\n")
     assert "SECRET" not in repr(load_config(path).config)
+
+
+def test_the_stored_dump_keeps_no_secret_and_rebuilds_without_it(tmp_path: Path) -> None:
+    from bite.config.loader import stored_dump
+
+    config = load_config(write(tmp_path, "paper:\n  serve_token: tok-SECRET-123\n")).config
+    dump = stored_dump(config)
+    assert "SECRET" not in dump
+    rebuilt = config_from_dump(dump)
+    assert rebuilt.paper.serve_token is None
+    assert rebuilt.entry == config.entry

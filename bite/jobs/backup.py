@@ -1,0 +1,310 @@
+"""Backups (operations.md 7): ``backup-run`` and ``backup restore``.
+
+``backup-run`` copies the database with ``VACUUM INTO`` a temporary name, checks
+the copy with ``PRAGMA integrity_check``, renames it to
+``data/backups/state-YYYYmmddTHHMMSSZ.sqlite``, copies ``audit.log`` beside it,
+keeps ``keep_hourly`` copies and one a day for ``keep_daily`` days, and gzips
+``.jsonl`` logs older than ``gzip_logs_after_days``.
+
+``backup restore FILE`` holds the job lock for the whole swap, keeps the
+replaced database aside, audits ``BACKUP_RESTORED`` from the log's tail, and
+arms the kill switch (integrity, ``backup_restored``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import os
+import re
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from bite.clock import Clock
+from bite.config.loader import config_from_dump, load_config
+from bite.config.schema import BackupConfig
+from bite.config.secrets import known_secret_values
+from bite.context import open_state
+from bite.errors import ConfigError, ExitCode, IntegrityError
+from bite.safety.audit_log import AuditLog
+from bite.safety.kill_switch import KillSwitch
+from bite.safety.lock import JobLock
+from bite.state.db import (
+    APPLICATION_ID,
+    DatabaseError,
+    integrity_check,
+    open_database,
+    schema_version,
+)
+from bite.state.repository import Repository
+
+log = logging.getLogger("bite.backup")
+
+STATE_NAME = "state.sqlite"
+BACKUP_DIR = "backups"
+_BACKUP_NAME = re.compile(r"^state-(\d{8}T\d{6}Z)\.sqlite$")
+_LOG_NAME = re.compile(r"^bite-(\d{4}-\d{2}-\d{2})\.jsonl$")
+STAMP = "%Y%m%dT%H%M%SZ"
+
+
+@dataclass(frozen=True)
+class BackupResult:
+    """What ``backup-run`` did."""
+
+    file: Path
+    audit_copy: Path | None
+    size_bytes: int
+    removed: tuple[str, ...]
+    gzipped: tuple[str, ...]
+
+
+def check_backup_file(path: Path) -> None:
+    """Refuse a file that is not a sound database of ours (exit 4)."""
+    if not path.is_file():
+        raise IntegrityError(f"{path}: no such backup file")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = integrity_check(conn)
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise IntegrityError(f"{path}: not a readable SQLite database ({exc})") from None
+    if result != "ok":
+        raise IntegrityError(f"{path}: integrity_check failed: {result}")
+    if app_id != APPLICATION_ID:
+        raise IntegrityError(f"{path}: not a Cerbero Bite database")
+    if version > schema_version():
+        raise IntegrityError(f"{path}: schema version {version} is newer than this code")
+
+
+def backup_time(name: str) -> datetime | None:
+    """The UTC time in a backup's file name."""
+    match = _BACKUP_NAME.match(name)
+    if not match:
+        return None
+    return datetime.strptime(match.group(1), STAMP).replace(tzinfo=UTC)
+
+
+def to_keep(names: list[str], now: datetime, cfg: BackupConfig) -> set[str]:
+    """The newest ``keep_hourly`` backups and the newest of each of the last ``keep_daily`` days."""
+    dated: list[tuple[datetime, str]] = []
+    for name in names:
+        stamp = backup_time(name)
+        if stamp is not None:
+            dated.append((stamp, name))
+    dated.sort(reverse=True)
+    keep = {name for _, name in dated[: cfg.keep_hourly]}
+    first_day = now.date() - timedelta(days=cfg.keep_daily - 1) if cfg.keep_daily else None
+    seen_days: set[date] = set()
+    for stamp, name in dated:
+        day = stamp.date()
+        if first_day is not None and day >= first_day and day not in seen_days:
+            seen_days.add(day)
+            keep.add(name)
+    return keep
+
+
+def gzip_old_logs(data_dir: Path, now: datetime, after_days: int) -> tuple[str, ...]:
+    """Compress ``.jsonl`` logs whose day is more than ``after_days`` old."""
+    log_dir = data_dir / "log"
+    done: list[str] = []
+    if not log_dir.exists():
+        return ()
+    limit = now.date() - timedelta(days=after_days)
+    for path in sorted(log_dir.glob("bite-*.jsonl")):
+        match = _LOG_NAME.match(path.name)
+        if not match or date.fromisoformat(match.group(1)) >= limit:
+            continue
+        target = path.with_name(path.name + ".gz")
+        tmp = target.with_name("." + target.name + ".tmp")
+        with path.open("rb") as src, gzip.open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.replace(tmp, target)
+        path.unlink()
+        done.append(target.name)
+    return tuple(done)
+
+
+def run_backup(
+    data_dir: Path, repo: Repository, audit: AuditLog, cfg: BackupConfig, now: datetime
+) -> BackupResult:
+    """Copy, check, rename, copy the audit log, rotate, gzip; audit ``BACKUP_DONE``."""
+    target_dir = data_dir / BACKUP_DIR
+    target_dir.mkdir(parents=True, exist_ok=True)
+    stamp = now.strftime(STAMP)
+    final = target_dir / f"state-{stamp}.sqlite"
+    tmp = target_dir / f".state-{stamp}.sqlite.tmp"
+    tmp.unlink(missing_ok=True)
+    repo.conn.execute("VACUUM INTO ?", (str(tmp),))
+    try:
+        check_backup_file(tmp)
+    except IntegrityError:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    audit_copy: Path | None = None
+    if audit.path.exists():
+        audit_copy = target_dir / f"audit-{stamp}.log"
+        with audit.locked(exclusive=False):  # a snapshot of whole lines
+            shutil.copy2(audit.path, audit_copy)
+    names = [p.name for p in target_dir.glob("state-*.sqlite")]
+    keep = to_keep(names, now, cfg)
+    removed: list[str] = []
+    for name in sorted(set(names) - keep):
+        (target_dir / name).unlink(missing_ok=True)
+        match = _BACKUP_NAME.match(name)
+        if match:
+            (target_dir / f"audit-{match.group(1)}.log").unlink(missing_ok=True)
+        removed.append(name)
+    gzipped = gzip_old_logs(data_dir, now, cfg.gzip_logs_after_days)
+    size = final.stat().st_size
+    audit.append(
+        "BACKUP_DONE",
+        {
+            "file": final.name,
+            "bytes": size,
+            "integrity": "ok",
+            "removed": removed,
+            "gzipped": list(gzipped),
+        },
+        now,
+    )
+    log.info("backup %s written (%d bytes), %d old removed", final.name, size, len(removed))
+    return BackupResult(final, audit_copy, size, tuple(removed), gzipped)
+
+
+@dataclass(frozen=True)
+class RestoreResult:
+    """What ``backup restore`` did."""
+
+    restored_from: Path
+    replaced_kept_at: Path | None
+    audit_seq: int
+
+
+def restore_backup(data_dir: Path, source: Path, now: datetime) -> RestoreResult:
+    """Swap the database for a checked backup under the job lock; audit; arm the switch."""
+    check_backup_file(source)
+    with JobLock(data_dir, timeout_s=0, owner="backup restore"):
+        state = data_dir / STATE_NAME
+        kept: Path | None = None
+        if state.exists():
+            try:
+                current = open_database(state, migrate=False)
+                current.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                current.close()
+            except DatabaseError:
+                log.warning("the replaced database could not be checkpointed; kept as it is")
+            kept = data_dir / f"state.replaced-{now.strftime(STAMP)}.sqlite"
+            os.replace(state, kept)
+            for suffix in ("-wal", "-shm"):
+                side = state.with_name(state.name + suffix)
+                if side.exists():
+                    os.replace(side, kept.with_name(kept.name + suffix))
+        tmp = data_dir / f".{STATE_NAME}.restoring"
+        shutil.copy2(source, tmp)
+        os.replace(tmp, state)
+        repo = Repository(open_database(state))
+        try:
+            audit = AuditLog(data_dir, repo, known_secret_values())
+            record = audit.append(
+                "BACKUP_RESTORED",
+                {"from": source.name, "replaced_kept_at": kept.name if kept else None},
+                now,
+            )
+            KillSwitch(repo, audit).arm("backup_restored", "integrity", "backup restore", now)
+        finally:
+            repo.close()
+    log.warning("restored %s; the kill switch is armed until an operator disarms it", source.name)
+    return RestoreResult(source, kept, record.seq)
+
+
+@dataclass(frozen=True)
+class BackupOutcome:
+    """The result of one ``backup-run``, for the CLI and ``--json``."""
+
+    status: str
+    exit_code: int
+    summary: str
+    started_at: datetime
+    finished_at: datetime
+    result: BackupResult | None
+    reasons: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """The job's JSON object (operations.md 2)."""
+        return {
+            "job": "backup-run",
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "dry_run": False,
+            "file": str(self.result.file) if self.result else None,
+            "bytes": self.result.size_bytes if self.result else None,
+            "removed": list(self.result.removed) if self.result else [],
+            "gzipped": list(self.result.gzipped) if self.result else [],
+        }
+
+
+def _backup_settings(config_path: Path, repo: Repository) -> BackupConfig:
+    """The file's backup settings, else the last approved ones, else the defaults."""
+    try:
+        return load_config(config_path).config.backup
+    except ConfigError:
+        last = repo.last_approved_config()
+        if last is not None:
+            log.warning("config file invalid: backup-run uses the last approved settings")
+            return config_from_dump(last.dump).backup
+        log.warning("config file invalid and nothing approved: backup-run uses the defaults")
+        return BackupConfig()
+
+
+def run_backup_job(
+    data_dir: Path, config_path: Path, clock: Clock, lock_timeout_s: float
+) -> BackupOutcome:
+    """The ``backup-run`` job: lock, back up, record the run."""
+    started = clock.now()
+    with JobLock(data_dir, lock_timeout_s, owner="backup-run"):
+        state = open_state(data_dir)
+        try:
+            run_id = state.repo.start_run("backup-run", started, dry_run=False)
+            settings = _backup_settings(config_path, state.repo)
+            try:
+                result = run_backup(data_dir, state.repo, state.audit, settings, clock.now())
+            except IntegrityError as exc:
+                log.error("backup failed its check: %s", exc)
+                finished = clock.now()
+                state.repo.finish_run(
+                    run_id,
+                    finished,
+                    status="failed",
+                    exit_code=int(ExitCode.INTEGRITY),
+                    reasons=["integrity_check"],
+                )
+                return BackupOutcome(
+                    "failed",
+                    int(ExitCode.INTEGRITY),
+                    f"backup FAILED: {exc}",
+                    started,
+                    finished,
+                    None,
+                    ("integrity_check",),
+                )
+            finished = clock.now()
+            state.repo.finish_run(
+                run_id, finished, status="ok", exit_code=0, details={"file": result.file.name}
+            )
+        finally:
+            state.close()
+    summary = (
+        f"backup {result.file} ({result.size_bytes} bytes); removed "
+        f"{len(result.removed)}, gzipped {len(result.gzipped)} log(s)"
+    )
+    return BackupOutcome("ok", 0, summary, started, finished, result)

@@ -1,0 +1,1 @@
+"""Safety: kill switch, audit chain, job lock, config approval."""

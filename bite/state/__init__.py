@@ -1,0 +1,1 @@
+"""Persistence: the SQLite state database, its migrations and its only writer."""

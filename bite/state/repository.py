@@ -1,0 +1,533 @@
+"""The only code that writes SQL. It holds no rule beyond the position state machine."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from bite.clock import iso_z
+from bite.core.types import ComboProposal
+from bite.state.db import transaction
+from bite.state.models import (
+    ConfigVersion,
+    JobRun,
+    NewFill,
+    OrderRow,
+    PositionRow,
+    check_transition,
+)
+
+ANCHOR_KEY = "audit_anchor"
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return iso_z(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def to_json(value: Any) -> str:
+    """JSON text for a column: Decimals as strings, datetimes in the audit format."""
+    return json.dumps(value, default=_json_default, sort_keys=True, separators=(",", ":"))
+
+
+class Repository:
+    """Reads and writes the state database through one connection."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # -- system state ---------------------------------------------------------------------
+
+    def get_state(self, key: str) -> Any:
+        """A system_state value (decoded JSON), or None."""
+        row = self.conn.execute("SELECT value FROM system_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else json.loads(row["value"])
+
+    def set_state(self, key: str, value: Any, now: datetime) -> None:
+        """Store a system_state value."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO system_state (key, value, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                "updated_at = excluded.updated_at",
+                (key, to_json(value), iso_z(now)),
+            )
+
+    def get_anchor(self) -> tuple[int, str] | None:
+        """The audit anchor: the seq and hash of the last line the database has seen."""
+        value = self.get_state(ANCHOR_KEY)
+        if value is None:
+            return None
+        return int(value["seq"]), str(value["hash"])
+
+    def set_anchor(self, seq: int, digest: str, now: datetime) -> None:
+        """Move the audit anchor."""
+        self.set_state(ANCHOR_KEY, {"seq": seq, "hash": digest}, now)
+
+    # -- configuration and samples ---------------------------------------------------------
+
+    def add_config_version(
+        self,
+        digest: str,
+        dump: str,
+        source_file: str,
+        now: datetime,
+        approved_by: str,
+        new_sample: bool,
+    ) -> int:
+        """Record an approved configuration."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO config_versions (hash, dump, source_file, approved_at, approved_by,"
+                " new_sample) VALUES (?, ?, ?, ?, ?, ?)",
+                (digest, dump, source_file, iso_z(now), approved_by, int(new_sample)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def last_approved_config(self) -> ConfigVersion | None:
+        """The most recent approval."""
+        row = self.conn.execute("SELECT * FROM config_versions ORDER BY id DESC LIMIT 1").fetchone()
+        return None if row is None else self._config_version(row)
+
+    def is_config_approved(self, digest: str) -> bool:
+        """Whether this hash is the latest approved one."""
+        last = self.last_approved_config()
+        return last is not None and last.hash == digest
+
+    @staticmethod
+    def _config_version(row: sqlite3.Row) -> ConfigVersion:
+        return ConfigVersion(
+            id=row["id"],
+            hash=row["hash"],
+            dump=row["dump"],
+            source_file=row["source_file"],
+            approved_at=row["approved_at"],
+            approved_by=row["approved_by"],
+            new_sample=bool(row["new_sample"]),
+        )
+
+    def start_sample(self, now: datetime, reason: str, config_hash: str | None) -> int:
+        """Begin a new Kelly and drawdown sample."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO samples (started_at, reason, config_hash) VALUES (?, ?, ?)",
+                (iso_z(now), reason, config_hash),
+            )
+            return int(cur.lastrowid or 0)
+
+    def current_sample(self) -> tuple[int, str] | None:
+        """(id, started_at) of the current sample."""
+        row = self.conn.execute(
+            "SELECT id, started_at FROM samples ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else (int(row["id"]), str(row["started_at"]))
+
+    # -- positions --------------------------------------------------------------------------
+
+    def insert_proposed(
+        self,
+        proposal: ComboProposal,
+        *,
+        sizing_loss_eur: Decimal,
+        dvol_at_entry: float,
+        sample_id: int | None,
+    ) -> None:
+        """Store a new position in ``proposed``, before anything is sent."""
+        now = iso_z(proposal.created_at)
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO positions (id, status, spread_type, short_instrument,"
+                " long_instrument, short_strike, long_strike, expiry, contracts,"
+                " contracts_proposed, entry_credit_eth, entry_credit_usd, entry_credit_eur,"
+                " width_usd, max_loss_usd, sizing_loss_usd, sizing_loss_eur, spot_at_entry,"
+                " dvol_at_entry, greeks_at_entry, proposal, sample_id, created_at, updated_at)"
+                " VALUES (?, 'proposed', ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?, ?)",
+                (
+                    proposal.proposal_id,
+                    proposal.spread_type,
+                    proposal.short.instrument_name,
+                    proposal.long.instrument_name,
+                    str(proposal.short.strike),
+                    str(proposal.long.strike),
+                    iso_z(proposal.expiry),
+                    proposal.contracts,
+                    str(proposal.credit_eth),
+                    str(proposal.credit_usd),
+                    str(proposal.credit_eur),
+                    str(proposal.width_usd),
+                    str(proposal.max_loss_usd),
+                    str(proposal.sizing_loss_usd),
+                    str(sizing_loss_eur),
+                    str(proposal.spot),
+                    dvol_at_entry,
+                    to_json(asdict(proposal.greeks)),
+                    to_json(asdict(proposal)),
+                    sample_id,
+                    now,
+                    now,
+                ),
+            )
+
+    def get_position(self, position_id: str) -> PositionRow | None:
+        """One position, or None."""
+        row = self.conn.execute("SELECT * FROM positions WHERE id = ?", (position_id,)).fetchone()
+        return None if row is None else self._position(row)
+
+    def positions(self, statuses: Iterable[str] | None = None) -> list[PositionRow]:
+        """Positions in the given statuses (all when None), oldest first."""
+        if statuses is None:
+            rows = self.conn.execute("SELECT * FROM positions ORDER BY created_at").fetchall()
+        else:
+            wanted = list(statuses)
+            marks = ",".join("?" * len(wanted))
+            rows = self.conn.execute(
+                f"SELECT * FROM positions WHERE status IN ({marks}) ORDER BY created_at",  # noqa: S608
+                wanted,
+            ).fetchall()
+        return [self._position(r) for r in rows]
+
+    _POSITION_FIELDS = frozenset(
+        {
+            "contracts",
+            "entry_credit_eth",
+            "entry_credit_usd",
+            "entry_credit_eur",
+            "close_reason",
+            "close_debit_eth",
+            "realized_pnl_eth",
+            "realized_pnl_usd",
+            "realized_pnl_eur",
+            "fees_eth",
+            "r_multiple",
+            "opened_at",
+            "closed_at",
+        }
+    )
+
+    def transition(
+        self, position_id: str, target: str, now: datetime, **fields: Any
+    ) -> PositionRow:
+        """Move a position along the state machine and set fields; illegal moves write nothing."""
+        unknown = set(fields) - self._POSITION_FIELDS
+        if unknown:
+            raise ValueError(f"not a position field: {sorted(unknown)}")
+        with transaction(self.conn):
+            row = self.conn.execute(
+                "SELECT status FROM positions WHERE id = ?", (position_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(f"no position {position_id}")
+            check_transition(position_id, row["status"], target)
+            values = {
+                k: (
+                    str(v) if isinstance(v, Decimal) else iso_z(v) if isinstance(v, datetime) else v
+                )
+                for k, v in fields.items()
+            }
+            sets = ", ".join(f"{k} = ?" for k in values)
+            sql = "UPDATE positions SET status = ?, updated_at = ?"
+            if sets:
+                sql += ", " + sets
+            self.conn.execute(
+                sql + " WHERE id = ?", (target, iso_z(now), *values.values(), position_id)
+            )
+        position = self.get_position(position_id)
+        if position is None:  # pragma: no cover - the row was read in the transaction
+            raise KeyError(f"no position {position_id}")
+        return position
+
+    @staticmethod
+    def _position(row: sqlite3.Row) -> PositionRow:
+        return PositionRow(
+            id=row["id"],
+            status=row["status"],
+            spread_type=row["spread_type"],
+            short_instrument=row["short_instrument"],
+            long_instrument=row["long_instrument"],
+            short_strike=Decimal(row["short_strike"]),
+            long_strike=Decimal(row["long_strike"]),
+            expiry=row["expiry"],
+            contracts=row["contracts"],
+            contracts_proposed=row["contracts_proposed"],
+            entry_credit_eth=_dec(row["entry_credit_eth"]),
+            width_usd=Decimal(row["width_usd"]),
+            max_loss_usd=Decimal(row["max_loss_usd"]),
+            sizing_loss_usd=Decimal(row["sizing_loss_usd"]),
+            sizing_loss_eur=Decimal(row["sizing_loss_eur"]),
+            spot_at_entry=Decimal(row["spot_at_entry"]),
+            dvol_at_entry=row["dvol_at_entry"],
+            realized_pnl_eth=Decimal(row["realized_pnl_eth"]),
+            realized_pnl_eur=Decimal(row["realized_pnl_eur"]),
+            fees_eth=Decimal(row["fees_eth"]),
+            r_multiple=row["r_multiple"],
+            close_reason=row["close_reason"],
+            created_at=row["created_at"],
+            opened_at=row["opened_at"],
+            closed_at=row["closed_at"],
+            sample_id=row["sample_id"],
+        )
+
+    # -- orders and fills -------------------------------------------------------------------
+
+    def insert_order(
+        self,
+        *,
+        position_id: str,
+        kind: str,
+        attempt: int,
+        label: str,
+        legs: list[dict[str, Any]],
+        side: str,
+        amount: int,
+        ladder: Iterable[Decimal],
+        price: Decimal,
+        now: datetime,
+    ) -> int:
+        """Store an order in ``pending`` before it is sent; the label is unique."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO orders (position_id, kind, attempt, label, legs, side, amount,"
+                " ladder, price, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                (
+                    position_id,
+                    kind,
+                    attempt,
+                    label,
+                    to_json(legs),
+                    side,
+                    amount,
+                    to_json([str(p) for p in ladder]),
+                    str(price),
+                    iso_z(now),
+                    iso_z(now),
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    _ORDER_FIELDS = frozenset(
+        {"broker_order_id", "state", "filled_amount", "average_price", "price", "reject_reason"}
+    )
+
+    def update_order(self, order_id: int, now: datetime, **fields: Any) -> OrderRow:
+        """Record what the broker said about an order."""
+        unknown = set(fields) - self._ORDER_FIELDS
+        if unknown:
+            raise ValueError(f"not an order field: {sorted(unknown)}")
+        values = {k: (str(v) if isinstance(v, Decimal) else v) for k, v in fields.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        with transaction(self.conn):
+            self.conn.execute(
+                f"UPDATE orders SET {sets}, updated_at = ? WHERE id = ?",  # noqa: S608
+                (*values.values(), iso_z(now), order_id),
+            )
+        order = self.get_order(order_id)
+        if order is None:
+            raise KeyError(f"no order {order_id}")
+        return order
+
+    def get_order(self, order_id: int) -> OrderRow | None:
+        """One order, or None."""
+        row = self.conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)).fetchone()
+        return None if row is None else self._order(row)
+
+    def order_by_label(self, label: str) -> OrderRow | None:
+        """The order carrying ``label``, or None."""
+        row = self.conn.execute("SELECT * FROM orders WHERE label = ?", (label,)).fetchone()
+        return None if row is None else self._order(row)
+
+    def orders(self, position_id: str | None = None) -> list[OrderRow]:
+        """Orders of one position (all when None), oldest first."""
+        if position_id is None:
+            rows = self.conn.execute("SELECT * FROM orders ORDER BY id").fetchall()
+        else:
+            rows = self.conn.execute(
+                "SELECT * FROM orders WHERE position_id = ? ORDER BY id", (position_id,)
+            ).fetchall()
+        return [self._order(r) for r in rows]
+
+    @staticmethod
+    def _order(row: sqlite3.Row) -> OrderRow:
+        return OrderRow(
+            id=row["id"],
+            position_id=row["position_id"],
+            kind=row["kind"],
+            attempt=row["attempt"],
+            label=row["label"],
+            legs=json.loads(row["legs"]),
+            side=row["side"],
+            amount=row["amount"],
+            ladder=json.loads(row["ladder"]),
+            price=Decimal(row["price"]),
+            broker_order_id=row["broker_order_id"],
+            state=row["state"],
+            filled_amount=row["filled_amount"],
+            average_price=_dec(row["average_price"]),
+            reject_reason=row["reject_reason"],
+        )
+
+    def add_fill(self, order_id: int, fill: NewFill) -> bool:
+        """Store a fill; False when its ``trade_id`` was already stored."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO fills (trade_id, order_id, instrument_name, direction, amount,"
+                " price, fee, fee_currency, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (trade_id) DO NOTHING",
+                (
+                    fill.trade_id,
+                    order_id,
+                    fill.instrument_name,
+                    fill.direction,
+                    str(fill.amount),
+                    str(fill.price),
+                    str(fill.fee),
+                    fill.fee_currency,
+                    fill.timestamp,
+                ),
+            )
+            return cur.rowcount == 1
+
+    def fills(self, order_id: int) -> list[NewFill]:
+        """The fills of one order."""
+        rows = self.conn.execute(
+            "SELECT * FROM fills WHERE order_id = ? ORDER BY id", (order_id,)
+        ).fetchall()
+        return [
+            NewFill(
+                trade_id=r["trade_id"],
+                instrument_name=r["instrument_name"],
+                direction=r["direction"],
+                amount=Decimal(r["amount"]),
+                price=Decimal(r["price"]),
+                fee=Decimal(r["fee"]),
+                fee_currency=r["fee_currency"],
+                timestamp=r["timestamp"],
+            )
+            for r in rows
+        ]
+
+    # -- runs, snapshots, estimates, alerts -------------------------------------------------
+
+    def start_run(self, job: str, now: datetime, *, dry_run: bool) -> int:
+        """Record the start of a job run."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO job_runs (job, started_at, dry_run) VALUES (?, ?, ?)",
+                (job, iso_z(now), int(dry_run)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def finish_run(
+        self,
+        run_id: int,
+        now: datetime,
+        *,
+        status: str,
+        exit_code: int,
+        reasons: Iterable[str] = (),
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """Record how a job run ended."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE job_runs SET finished_at = ?, status = ?, exit_code = ?, reasons = ?,"
+                " details = ? WHERE id = ?",
+                (
+                    iso_z(now),
+                    status,
+                    exit_code,
+                    to_json(list(reasons)),
+                    to_json(details or {}),
+                    run_id,
+                ),
+            )
+
+    def last_success(self, job: str) -> JobRun | None:
+        """The last run of ``job`` that exited 0 and was not a dry run."""
+        row = self.conn.execute(
+            "SELECT * FROM job_runs WHERE job = ? AND exit_code = 0 AND dry_run = 0"
+            " ORDER BY started_at DESC, id DESC LIMIT 1",
+            (job,),
+        ).fetchone()
+        if row is None:
+            return None
+        return JobRun(
+            id=row["id"],
+            job=row["job"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            status=row["status"],
+            exit_code=row["exit_code"],
+            dry_run=bool(row["dry_run"]),
+        )
+
+    def add_alert(
+        self,
+        now: datetime,
+        severity: str,
+        source: str,
+        key: str,
+        message: str,
+        *,
+        sent: bool,
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """Record an alert."""
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "INSERT INTO alerts (ts, severity, source, key, message, sent, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (iso_z(now), severity, source, key, message, int(sent), to_json(details or {})),
+            )
+            return int(cur.lastrowid or 0)
+
+    def last_alert_sent(self, source: str, key: str) -> str | None:
+        """When an alert with this source and key was last sent, or None."""
+        row = self.conn.execute(
+            "SELECT ts FROM alerts WHERE source = ? AND key = ? AND sent = 1"
+            " ORDER BY ts DESC LIMIT 1",
+            (source, key),
+        ).fetchone()
+        return None if row is None else str(row["ts"])
+
+    def add_dvol_snapshot(self, now: datetime, dvol: float, spot: Decimal) -> None:
+        """Record DVOL and spot at a run."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT OR REPLACE INTO dvol_snapshots (ts, dvol, spot) VALUES (?, ?, ?)",
+                (iso_z(now), dvol, str(spot)),
+            )
+
+    def add_kelly_estimate(self, now: datetime, sample_id: int | None, estimate: Any) -> None:
+        """Persist a Kelly estimate an entry used."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO kelly_estimates (ts, sample_id, n, risk_fraction, drawdown_pct,"
+                " negative_edge, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    iso_z(now),
+                    sample_id,
+                    estimate.n,
+                    estimate.risk_fraction,
+                    estimate.drawdown_pct,
+                    int(estimate.negative_edge),
+                    to_json(asdict(estimate)),
+                ),
+            )
