@@ -8,16 +8,18 @@ Cancelling our own working order is always allowed. Every change is audited.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from bite.clock import iso_z
-from bite.safety.audit_log import AuditLog
+from bite.safety.audit_log import AuditLog, BootResult
 from bite.state.repository import Repository
 
 Kind = Literal["integrity", "operational"]
 STATE_KEY = "kill_switch"
+log = logging.getLogger("bite.kill_switch")
 _RANK = {"operational": 1, "integrity": 2}
 
 
@@ -124,3 +126,29 @@ def permission(
     if exits_when_operational == "all" or (exits_when_operational == "risk_only" and risk_exit):
         return Permission(True)
     return Permission(False, "kill_switch_armed")
+
+
+def audit_boot_check(
+    audit: AuditLog, switch: KillSwitch, now: datetime, *, source: str, dry_run: bool
+) -> BootResult:
+    """Boot step 4: check the audit anchor; on a mismatch arm the switch (integrity).
+
+    The arming is audited in the new chain that the boot check began. A dry run
+    only reports.
+    """
+    result = audit.boot_check(now, dry_run=dry_run)
+    if result.outcome == "reanchored":
+        log.warning("audit log was %d line(s) ahead of its anchor: re-anchored", result.lines_ahead)
+    elif result.outcome == "mismatch":
+        if dry_run:
+            log.error(
+                "audit anchor mismatch (%s): a real run would arm the kill switch", result.detail
+            )
+        else:
+            log.critical(
+                "audit anchor mismatch (%s): damaged log set aside as %s",
+                result.detail,
+                result.set_aside.name if result.set_aside else "-",
+            )
+            switch.arm("audit_mismatch", "integrity", source, now)
+    return result

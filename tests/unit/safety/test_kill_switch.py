@@ -97,3 +97,40 @@ def test_who_may_send(
     )
     assert verdict.allowed is allowed
     assert verdict.reason == (None if allowed else "kill_switch_armed")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "half_cut", "byte_in_last", "deleted_anchor"])
+def test_tail_damage_at_boot_arms_the_switch_in_the_new_chain(tmp_path: Path, damage: str) -> None:
+    from bite.safety.kill_switch import audit_boot_check
+
+    state = fresh_state(tmp_path)
+    for i in range(5):
+        state.audit.append("HOLD", {"i": i}, T0 + timedelta(minutes=i))
+    data = state.audit.path.read_bytes()
+    if damage == "truncate":
+        state.audit.path.write_bytes(b"".join(data.splitlines(keepends=True)[:3]))
+    elif damage == "half_cut":
+        state.audit.path.write_bytes(data[:-50])
+    elif damage == "byte_in_last":
+        state.audit.path.write_bytes(data[:-100] + b"X" + data[-99:])
+    else:
+        state.repo.conn.execute("DELETE FROM system_state WHERE key = 'audit_anchor'")
+    result = audit_boot_check(
+        state.audit, state.kill_switch, T0 + timedelta(hours=1), source="monitor-run", dry_run=False
+    )
+    assert result.outcome == "mismatch"
+    switch = state.kill_switch.status()
+    assert (switch.armed, switch.kind, switch.reasons) == (True, "integrity", ("audit_mismatch",))
+    assert [e["event"] for e in events(tmp_path)] == ["AUDIT_RESET", "KILL_SWITCH_ARMED"]
+    assert state.audit.verify().ok
+
+
+def test_a_dry_run_boot_check_arms_nothing(tmp_path: Path) -> None:
+    from bite.safety.kill_switch import audit_boot_check
+
+    state = fresh_state(tmp_path)
+    state.audit.append("HOLD", {}, T0)
+    state.audit.path.write_bytes(state.audit.path.read_bytes()[:-5])
+    result = audit_boot_check(state.audit, state.kill_switch, T0, source="entry-run", dry_run=True)
+    assert result.outcome == "mismatch"
+    assert not state.kill_switch.status().armed
