@@ -49,10 +49,14 @@ kill_app = typer.Typer(
     help="Read, arm or disarm the kill switch (no job lock needed).", no_args_is_help=True
 )
 backup_app = typer.Typer(help="Restore a backup of the state database.", no_args_is_help=True)
+paper_app = typer.Typer(
+    help="The embedded paper exchange: serve it, show it, reset it.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
 app.add_typer(kill_app, name="kill-switch")
 app.add_typer(backup_app, name="backup")
+app.add_typer(paper_app, name="paper")
 
 ConfigOption = Annotated[
     Path | None,
@@ -530,6 +534,138 @@ def backup_restore(
                 f"{data['replaced_kept_at']}; kill switch ARMED (backup_restored) — "
                 "check `bite status`, then `bite kill-switch disarm --reason ...`"
             )
+
+
+# -- services and the paper exchange ------------------------------------------------------
+
+
+@app.command("ping")
+def ping(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """One line per service: transport, reachable, latency, environment. Exit 75 if any is down."""
+    import asyncio
+
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.jobs.ping import ping_services
+
+    with _exit_codes():
+        clock = _clock(config)
+        path = resolve_config_path(config)
+        loaded = load_config(path)
+        directory = resolve_data_dir(data_dir)
+        _setup(None, log_level, clock.now())
+        rows = asyncio.run(ping_services(loaded.config, clock, directory, path.parent))
+        if as_json:
+            _emit({"services": [r.__dict__ for r in rows], "ok": all(r.reachable for r in rows)})
+        else:
+            for r in rows:
+                state = f"up {r.latency_ms:.0f} ms" if r.reachable else f"DOWN ({r.error})"
+                env = f" environment {r.environment}" if r.environment else ""
+                typer.echo(f"{r.service:<12} {r.transport:<6} {state}{env}")
+        if not all(r.reachable for r in rows):
+            raise typer.Exit(int(ExitCode.TEMPFAIL))
+
+
+@paper_app.command("serve")
+def paper_serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free).")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    faults: Annotated[str | None, typer.Option("--faults", help="Fault rules (JSON).")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Serve the four paper services over HTTP at /{service}/tools/{tool} and /{service}/health."""
+    from bite.clock import WallClock
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.paper.server import make_server
+    from bite.paper.service import PaperService, build_market, parse_faults
+
+    with _exit_codes():
+        path = resolve_config_path(config)
+        cfg = load_config(path).config
+        directory = resolve_data_dir(data_dir)
+        _setup(directory, log_level)
+        service = PaperService(
+            cfg, directory, build_market(cfg, path.parent), parse_faults(faults, cfg.paper.faults)
+        )
+        server = make_server(service, WallClock(), host, port, cfg.paper.serve_token)
+        bound = server.server_address[1]
+        typer.echo(
+            f"paper services on http://{host}:{bound}/{{deribit,hyperliquid,macro,sentiment}}",
+            err=True,
+        )
+        typer.echo(json.dumps({"port": bound}), err=False)
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            service.close()
+
+
+def _paper_exchange(config: Path | None, data_dir: Path | None) -> Any:
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.paper.exchange import PaperExchange
+    from bite.paper.service import build_market
+
+    path = resolve_config_path(config)
+    cfg = load_config(path).config
+    directory = resolve_data_dir(data_dir)
+    return PaperExchange(
+        directory / "paper.sqlite",
+        build_market(cfg, path.parent),
+        cfg.paper,
+        cfg.fees,
+        cfg.execution.combo_tick,
+    )
+
+
+@paper_app.command("status")
+def paper_status(
+    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+) -> None:
+    """The paper account: equity, positions, orders with labels and states."""
+    with _exit_codes():
+        clock = _clock(config)
+        exchange = _paper_exchange(config, data_dir)
+        try:
+            status = exchange.status(clock.now())
+        finally:
+            exchange.close()
+        if as_json:
+            _emit(status)
+            return
+        from bite.reporting.tables import paper_status_tables
+
+        paper_status_tables(status)
+
+
+@paper_app.command("reset")
+def paper_reset(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Reset the paper account to its starting equity (orders, trades, positions erased)."""
+    with _exit_codes():
+        if not yes and sys.stdin.isatty() and not typer.confirm("Reset the paper account?"):
+            raise typer.Exit(0)
+        exchange = _paper_exchange(config, data_dir)
+        try:
+            generation = exchange.reset()
+        finally:
+            exchange.close()
+        typer.echo(f"paper account reset (generation {generation})")
 
 
 def main() -> None:

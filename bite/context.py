@@ -6,14 +6,28 @@ these functions and close it when they exit.
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from bite.clients._http import Endpoint, McpHttp
+from bite.clients.deribit import DeribitClient
+from bite.clients.hyperliquid import HyperliquidClient
+from bite.clients.macro import MacroClient
+from bite.clients.portfolio import PortfolioClient
+from bite.clients.sentiment import SentimentClient
+from bite.clients.telegram import TelegramClient
+from bite.clock import NOW_ENV, Clock
 from bite.config.loader import LoadedConfig, load_config
-from bite.config.secrets import known_secret_values
-from bite.errors import ConfigError
+from bite.config.schema import StrategyConfig
+from bite.config.secrets import known_secret_values, read_secret
+from bite.errors import ConfigError, UsageError
+from bite.paper.service import PaperService, build_market, parse_faults
+from bite.paper.transport import PaperTransport
 from bite.safety.audit_log import AuditLog
 from bite.safety.kill_switch import KillSwitch
 from bite.state.db import open_database
@@ -69,4 +83,119 @@ def open_state(data_dir: Path) -> StateContext:
     audit = AuditLog(data_dir, repo, known_secret_values())
     return StateContext(
         data_dir=data_dir, repo=repo, audit=audit, kill_switch=KillSwitch(repo, audit)
+    )
+
+
+# -- services -----------------------------------------------------------------------------
+
+FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
+CRASH_ENV = "CERBERO_BITE_CRASH_AT"
+PAPER_BASE = "http://paper.invalid"
+SERVICE_NAMES = ("deribit", "hyperliquid", "macro", "sentiment")
+
+
+def check_paper_only_env(environment: str, environ: Mapping[str, str] | None = None) -> None:
+    """``CERBERO_BITE_NOW``, ``_PAPER_FAULTS`` and ``_CRASH_AT`` are refused outside paper."""
+    env = os.environ if environ is None else environ
+    if environment == "paper":
+        return
+    present = [name for name in (NOW_ENV, FAULTS_ENV, CRASH_ENV) if env.get(name)]
+    if present:
+        raise UsageError(
+            f"{', '.join(present)} honoured in the paper environment only, not in {environment}"
+        )
+
+
+def endpoints(cfg: StrategyConfig, environ: Mapping[str, str] | None = None) -> dict[str, Endpoint]:
+    """Each service's URL, token and timeout; paper services without a URL are in-process."""
+    env = os.environ if environ is None else environ
+    found: dict[str, Endpoint] = {}
+    for name in SERVICE_NAMES:
+        service = getattr(cfg.services, name)
+        url = service.url
+        if url is None:
+            if cfg.execution.environment != "paper":
+                raise ConfigError(
+                    "strategy.yaml",
+                    [(f"services.{name}.url", f"needed in {cfg.execution.environment}")],
+                )
+            url = f"{PAPER_BASE}/{name}"
+        token = read_secret(f"CERBERO_BITE_MCP_{name.upper()}_TOKEN", env)
+        found[name] = Endpoint(name, url, token, service.timeout_s)
+    return found
+
+
+@dataclass
+class Clients:
+    """Every client of one run, sharing one ``httpx.AsyncClient``."""
+
+    http: McpHttp
+    deribit: DeribitClient
+    hyperliquid: HyperliquidClient
+    macro: MacroClient
+    sentiment: SentimentClient
+    portfolio: PortfolioClient
+    telegram: TelegramClient
+    paper: PaperService | None
+
+    async def aclose(self) -> None:
+        """Close the HTTP client and the paper account."""
+        await self.http.client.aclose()
+        if self.paper is not None:
+            self.paper.close()
+
+
+def run_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
+    """Waits on the run's clock: instant under a virtual clock."""
+
+    async def sleep(seconds: float) -> None:
+        if clock.virtual:
+            clock.sleep(seconds)
+        elif seconds > 0:
+            await asyncio.sleep(seconds)
+
+    return sleep
+
+
+def open_clients(
+    cfg: StrategyConfig,
+    clock: Clock,
+    data_dir: Path,
+    *,
+    config_dir: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    telegram_url: str | None = None,
+) -> Clients:
+    """Build the clients for one run (close them with ``await clients.aclose()``)."""
+    env = os.environ if environ is None else environ
+    check_paper_only_env(cfg.execution.environment, env)
+    ends = endpoints(cfg, env)
+    mounts: dict[str, httpx.AsyncBaseTransport] = {}
+    paper: PaperService | None = None
+    if cfg.execution.environment == "paper" and any(
+        e.base_url.startswith(PAPER_BASE) for e in ends.values()
+    ):
+        market = build_market(cfg, config_dir or Path.cwd())
+        faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
+        paper = PaperService(cfg, data_dir, market, faults)
+        mounts[PAPER_BASE] = PaperTransport(paper, clock)
+    client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
+    sleep = run_sleep(clock)
+    http = McpHttp(
+        client, ends, clock, cfg.execution.retry_waits_s, sleep, known_secret_values(env)
+    )
+    deribit = DeribitClient(http, clock, cfg.anomaly)
+    hyperliquid = HyperliquidClient(http)
+    macro = MacroClient(http)
+    telegram = TelegramClient.from_env(client, sleep, telegram_url or "https://api.telegram.org")
+    return Clients(
+        http,
+        deribit,
+        hyperliquid,
+        macro,
+        SentimentClient(http),
+        PortfolioClient(deribit, hyperliquid, macro),
+        telegram,
+        paper,
     )

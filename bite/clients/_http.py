@@ -1,0 +1,190 @@
+"""The transport every service client shares: one ``httpx.AsyncClient`` per run.
+
+``POST {base_url}/tools/{tool}`` with a bearer token; reads and ``cancel_order``
+retry on :class:`McpUnavailableError` after each of ``execution.retry_waits_s``;
+placing and editing never retry. Under a virtual clock the run's time travels in
+``X-Bite-Now``. URLs and tokens never reach an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+from bite.clients._exceptions import (
+    McpAuthError,
+    McpError,
+    McpProtocolError,
+    McpRequestError,
+    McpUnavailableError,
+)
+from bite.clock import Clock, iso_z
+from bite.log import redact_text
+
+log = logging.getLogger("bite.clients")
+NOW_HEADER = "X-Bite-Now"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one service lives and how to reach it."""
+
+    service: str
+    base_url: str
+    token: str | None
+    timeout_s: float
+
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CallStats:
+    """How many calls each tool received in this run (for benchmarks and the report)."""
+
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        """All calls."""
+        return sum(self.counts.values())
+
+
+class McpHttp:
+    """Calls tools on the services over one shared client."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        endpoints: Mapping[str, Endpoint],
+        clock: Clock,
+        retry_waits_s: Sequence[float],
+        sleep: Sleep,
+        secrets: tuple[str, ...] = (),
+    ) -> None:
+        self.client = client
+        self.endpoints = dict(endpoints)
+        self.clock = clock
+        self.retry_waits_s = tuple(retry_waits_s)
+        self.sleep = sleep
+        self.secrets = tuple(s for s in (*secrets, *(e.token for e in endpoints.values())) if s)
+        self.counts: dict[str, int] = {}
+
+    def stats(self) -> CallStats:
+        """Calls made so far."""
+        return CallStats(dict(self.counts))
+
+    def _redact(self, text: str) -> str:
+        text = redact_text(text, self.secrets)
+        for endpoint in self.endpoints.values():
+            text = text.replace(endpoint.base_url, f"<{endpoint.service}>")
+        return text
+
+    def _headers(self, endpoint: Endpoint) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if endpoint.token:
+            headers["Authorization"] = f"Bearer {endpoint.token}"
+        if self.clock.virtual:
+            headers[NOW_HEADER] = iso_z(self.clock.now())
+        return headers
+
+    async def _once(self, service: str, tool: str, args: Mapping[str, Any]) -> Any:
+        endpoint = self.endpoints.get(service)
+        if endpoint is None:
+            raise McpProtocolError(service, tool, "no endpoint configured for this service")
+        key = f"{service}.{tool}"
+        self.counts[key] = self.counts.get(key, 0) + 1
+        url = f"{endpoint.base_url.rstrip('/')}/tools/{tool}"
+        started = time.perf_counter()
+        try:
+            response = await self.client.post(
+                url, json=dict(args), headers=self._headers(endpoint), timeout=endpoint.timeout_s
+            )
+        except httpx.TimeoutException:
+            raise McpUnavailableError(service, tool, "timed out") from None
+        except httpx.TransportError as exc:
+            raise McpUnavailableError(
+                service, tool, f"connection failed ({type(exc).__name__})"
+            ) from None
+        elapsed = (time.perf_counter() - started) * 1000
+        log.debug("%s.%s -> %d in %.0f ms", service, tool, response.status_code, elapsed)
+        return self._result(service, tool, response)
+
+    def _result(self, service: str, tool: str, response: httpx.Response) -> Any:
+        status = response.status_code
+        if status == 200:
+            try:
+                return response.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise McpProtocolError(service, tool, "answer is not JSON") from None
+        message = f"HTTP {status}"
+        try:
+            body = response.json()
+            error = body.get("error") if isinstance(body, dict) else None
+            if isinstance(error, dict):
+                message = f"HTTP {status} {error.get('code', '')}: {error.get('message', '')}"
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            pass
+        message = self._redact(message)
+        if status in (401, 403):
+            raise McpAuthError(service, tool, message)
+        if status == 404:
+            raise McpProtocolError(service, tool, message)
+        if status in (408, 429) or status >= 500:
+            raise McpUnavailableError(service, tool, message)
+        raise McpRequestError(service, tool, message)
+
+    async def call(
+        self, service: str, tool: str, args: Mapping[str, Any] | None = None, *, retry: bool = True
+    ) -> Any:
+        """Call a tool; retry on unavailability when ``retry`` (reads and cancels only)."""
+        payload = dict(args or {})
+        if not retry:
+            return await self._once(service, tool, payload)
+        waits = iter(self.retry_waits_s)
+
+        async def wait(_: Any) -> None:
+            delay = next(waits, 0.0)
+            log.warning("%s.%s unavailable; retrying in %g s", service, tool, delay)
+            await self.sleep(delay)
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(len(self.retry_waits_s) + 1),
+            retry=retry_if_exception_type(McpUnavailableError),
+            before_sleep=wait,
+            sleep=_no_sleep,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(service, tool, payload)
+        raise McpError(service, tool, "retries exhausted")  # pragma: no cover
+
+    async def health(self, service: str) -> float:
+        """GET /health; the latency in ms, or raise :class:`McpUnavailableError`."""
+        endpoint = self.endpoints[service]
+        started = time.perf_counter()
+        try:
+            response = await self.client.get(
+                f"{endpoint.base_url.rstrip('/')}/health",
+                headers=self._headers(endpoint),
+                timeout=endpoint.timeout_s,
+            )
+        except httpx.TransportError as exc:
+            raise McpUnavailableError(
+                service, "health", f"unreachable ({type(exc).__name__})"
+            ) from None
+        if response.status_code != 200:
+            self._result(service, "health", response)
+        return (time.perf_counter() - started) * 1000
+
+
+async def _no_sleep(_: float) -> None:
+    """tenacity's own sleep is bypassed: the wait happens in ``before_sleep`` on our clock."""

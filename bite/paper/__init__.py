@@ -1,0 +1,1 @@
+"""The embedded paper exchange: market model, chain, paper account, service, server."""

@@ -1,0 +1,216 @@
+"""A Deribit-like ETH option chain at any instant (paper-exchange.md 1).
+
+Listings: the next dailies, Friday weeklies, last-Friday monthlies and
+quarterlies, all at 08:00 UTC. Strikes on a grid that widens with tenor and
+distance. Marks are Black-76 on the expiry's forward with a put-skewed smile;
+bid and ask sit around the mark on the instrument's tick with a spread that is
+wider far out of the money and close to expiry. Amounts and open interest are
+deterministic in (seed, instrument, hour). Greeks are in Deribit's units.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from bite.core import pricing
+from bite.core.ticks import round_down_on, round_up_on
+from bite.core.types import DERIBIT_ETH_OPTION_TICKS, Greeks, OptionType
+from bite.paper.market import MarketState, unit
+
+MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+TICK_STEPS = [{"above_price": 0.005, "tick_size": 0.0005}]
+OPTION_TYPES: tuple[OptionType, ...] = ("call", "put")
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One option instrument."""
+
+    name: str
+    strike: int
+    option_type: OptionType
+    expiry: datetime
+    settlement_period: str
+
+
+@dataclass(frozen=True)
+class PaperQuote:
+    """A modelled quote of one instrument at one instant."""
+
+    listing: Listing
+    forward: float
+    mark_iv: float
+    mark: Decimal
+    bid: Decimal | None
+    ask: Decimal | None
+    bid_amount: float
+    ask_amount: float
+    open_interest: float
+    greeks: Greeks
+
+
+def expiry_code(expiry: datetime) -> str:
+    """``5DEC25`` for 2025-12-05 (Deribit's day has no leading zero)."""
+    return f"{expiry.day}{MONTHS[expiry.month - 1]}{expiry:%y}"
+
+
+def _at_eight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+
+
+def _last_friday(year: int, month: int) -> date:
+    nxt = date(year + (month == 12), month % 12 + 1, 1)
+    last = nxt - timedelta(days=1)
+    return last - timedelta(days=(last.weekday() - 4) % 7)
+
+
+def expiries(now: datetime) -> list[tuple[datetime, str]]:
+    """Listed expiries after ``now``: 3 dailies, 3 weeklies, 3 monthlies, 4 quarterlies."""
+    found: dict[datetime, str] = {}
+    first_day = now.date() if now < _at_eight(now.date()) else now.date() + timedelta(days=1)
+    for k in range(3):
+        found.setdefault(_at_eight(first_day + timedelta(days=k)), "day")
+    friday = first_day + timedelta(days=(4 - first_day.weekday()) % 7)
+    for k in range(3):
+        found[_at_eight(friday + timedelta(days=7 * k))] = "week"
+    year, month = now.year, now.month
+    monthly: list[datetime] = []
+    quarterly: list[datetime] = []
+    for k in range(15):
+        y, m = year + (month - 1 + k) // 12, (month - 1 + k) % 12 + 1
+        when = _at_eight(_last_friday(y, m))
+        if when <= now:
+            continue
+        if len(monthly) < 3:
+            monthly.append(when)
+        if m in (3, 6, 9, 12) and len(quarterly) < 4:
+            quarterly.append(when)
+    for when in monthly + quarterly:
+        found[when] = "month"
+    return sorted((x, kind) for x, kind in found.items() if x > now)
+
+
+def strike_step(days: float) -> int:
+    """The strike spacing for a tenor (USD)."""
+    if days <= 3:
+        return 25
+    if days <= 35:
+        return 50
+    if days <= 100:
+        return 100
+    return 200
+
+
+def strikes(forward: float, days: float, iv_pct: float) -> list[int]:
+    """Strikes covering about 3.5 sd of log-moneyness (at least +/-12 %), on the tenor's grid."""
+    step = strike_step(days)
+    sd = iv_pct / 100 * math.sqrt(max(days, 0.5) / 365)
+    reach = max(3.5 * sd, 0.12)
+    low = math.floor(forward * math.exp(-reach) / step) * step
+    high = math.ceil(forward * math.exp(reach) / step) * step
+    grid = list(range(max(step, low), high + step, step))
+    # thin the far wings: keep every other strike beyond 1.5 sd
+    near = 1.5 * sd
+    return [k for k in grid if abs(math.log(k / forward)) <= near or (k // step) % 2 == 0]
+
+
+def listings(state: MarketState) -> list[Listing]:
+    """Every option listed at the state's time."""
+    out: list[Listing] = []
+    for expiry, kind in expiries(state.time):
+        days = (expiry - state.time).total_seconds() / 86400
+        forward = state.forward(expiry)
+        for strike in strikes(forward, days, state.dvol):
+            for option_type in OPTION_TYPES:
+                letter = "C" if option_type == "call" else "P"
+                name = f"ETH-{expiry_code(expiry)}-{strike}-{letter}"
+                out.append(Listing(name, strike, option_type, expiry, kind))
+    return out
+
+
+def smile_iv(state: MarketState, forward: float, strike: float, days: float) -> float:
+    """Mark IV (%): DVOL-based ATM level with a put skew and curvature."""
+    atm = state.dvol * (0.93 + 0.12 * math.exp(-days / 7))
+    sd = atm / 100 * math.sqrt(max(days, 0.25) / 365)
+    z = math.log(strike / forward) / sd
+    skew = -0.045 * z  # puts (z < 0) richer than calls
+    curve = 0.018 * z * z
+    return max(atm * (1 + skew + curve), 10.5)
+
+
+def quote(state: MarketState, listing: Listing, seed: int) -> PaperQuote:
+    """The modelled quote of one listing."""
+    days = (listing.expiry - state.time).total_seconds() / 86400
+    forward = state.forward(listing.expiry)
+    iv = smile_iv(state, forward, listing.strike, days)
+    t = pricing.year_fraction(state.time, listing.expiry)
+    value = pricing.price_eth(listing.option_type, forward, listing.strike, t, iv)
+    mark = Decimal(f"{value:.6f}")
+    greeks = pricing.greeks(listing.option_type, forward, listing.strike, t, iv)
+    distance = abs(math.log(listing.strike / forward)) / max(iv / 100 * math.sqrt(t), 1e-6)
+    rel = 0.035 + 0.02 * min(distance, 4) + 0.03 / max(days, 0.3)
+    half = Decimal(f"{float(mark) * rel / 2:.8f}") + Decimal("0.00005")
+    ticks = DERIBIT_ETH_OPTION_TICKS
+    bid = round_down_on(mark - half, ticks) if mark - half > 0 else Decimal(0)
+    ask = round_up_on(mark + half, ticks)
+    hour = int(state.time.timestamp() // 3600)
+    bid_amount = float(int(5 + 145 * unit(seed, listing.name, hour, "bid")))
+    ask_amount = float(int(5 + 145 * unit(seed, listing.name, hour, "ask")))
+    oi = float(
+        int((4000 * math.exp(-distance / 1.5) + 30) * (0.6 + 0.8 * unit(seed, listing.name)))
+    )
+    return PaperQuote(
+        listing=listing,
+        forward=forward,
+        mark_iv=round(iv, 2),
+        mark=mark,
+        bid=bid if bid > 0 else None,
+        ask=ask,
+        bid_amount=bid_amount,
+        ask_amount=ask_amount,
+        open_interest=oi,
+        greeks=greeks,
+    )
+
+
+class Chain:
+    """The chain at one instant, quoted lazily and cached by name."""
+
+    def __init__(self, state: MarketState, seed: int) -> None:
+        self.state = state
+        self.seed = seed
+        self.listings = {x.name: x for x in listings(state)}
+        self._quotes: dict[str, PaperQuote] = {}
+
+    def quote(self, name: str) -> PaperQuote | None:
+        """The quote of one instrument, or None when not listed."""
+        listing = self.listings.get(name)
+        if listing is None:
+            return None
+        cached = self._quotes.get(name)
+        if cached is None:
+            cached = quote(self.state, listing, self.seed)
+            self._quotes[name] = cached
+        return cached
+
+    def all_quotes(self) -> list[PaperQuote]:
+        """Every quote (the whole book summary)."""
+        return [q for name in self.listings if (q := self.quote(name)) is not None]
+
+
+def listing_from_name(name: str) -> Listing | None:
+    """Parse ``ETH-5DEC25-2400-P`` (for positions whose instrument has expired)."""
+    try:
+        _, code, strike, letter = name.split("-")
+        day = int(code[:-5])
+        month = MONTHS.index(code[-5:-2]) + 1
+        year = 2000 + int(code[-2:])
+    except (ValueError, IndexError):
+        return None
+    option_type: OptionType = "call" if letter == "C" else "put"
+    return Listing(
+        name, int(strike), option_type, datetime(year, month, day, 8, tzinfo=UTC), "unknown"
+    )

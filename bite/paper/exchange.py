@@ -1,0 +1,583 @@
+"""The paper account (paper-exchange.md 2), kept in its own ``data/paper.sqlite``.
+
+Combo limit orders fill against the modelled book: a credit (sell) fills when
+its price is at most the touch credit plus ``price_improvement`` of the way to
+mid, a debit (buy) when it is at least the touch debit less the same share; up
+to the smaller top-of-book amount of the legs, the rest resting ``open``. The
+fill price is the order's limit; the cheaper leg trades at its touch and the
+other leg at the rest. Resting orders are re-checked whenever the account is
+touched. Expired positions settle at 08:00 UTC against the index.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bite.clock import iso_z
+from bite.config.schema import FeesConfig, PaperConfig
+from bite.core.fees import leg_fee
+from bite.core.ticks import is_on_tick
+from bite.paper.chain import Chain, PaperQuote, listing_from_name
+from bite.paper.market import MarketSource
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1),
+    cash_eth TEXT NOT NULL, generation INTEGER NOT NULL, trade_counter INTEGER NOT NULL,
+    order_counter INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (order_id TEXT PRIMARY KEY, label TEXT NOT NULL,
+    legs TEXT NOT NULL, side TEXT NOT NULL, amount INTEGER NOT NULL, price TEXT NOT NULL,
+    state TEXT NOT NULL, filled_amount INTEGER NOT NULL, average_price TEXT,
+    reject_reason TEXT, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_label ON orders (label);
+CREATE TABLE IF NOT EXISTS trades (trade_id TEXT PRIMARY KEY, order_id TEXT NOT NULL,
+    instrument_name TEXT NOT NULL, direction TEXT NOT NULL, amount TEXT NOT NULL,
+    price TEXT NOT NULL, fee TEXT NOT NULL, timestamp_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS positions (instrument_name TEXT PRIMARY KEY, size TEXT NOT NULL,
+    average_price TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settlements (id INTEGER PRIMARY KEY, instrument_name TEXT NOT NULL,
+    size TEXT NOT NULL, delivery_price TEXT NOT NULL, payoff_eth TEXT NOT NULL,
+    fee TEXT NOT NULL, timestamp_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS fault_counts (key TEXT PRIMARY KEY, used INTEGER NOT NULL);
+"""
+
+
+class PaperRequestError(ValueError):
+    """A request the paper venue refuses as malformed (HTTP 400)."""
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def _dec(text: str | None) -> Decimal:
+    return Decimal(text) if text is not None else Decimal(0)
+
+
+@dataclass(frozen=True)
+class LegPrices:
+    """A combo's touch and mid, as the order's side sees them (both positive numbers)."""
+
+    touch: Decimal
+    mid: Decimal
+    top_amount: float
+
+
+def combo_prices(quotes: list[tuple[PaperQuote, str]], side: str) -> LegPrices | None:
+    """Touch and mid of a combo (legs sold at bid, bought at ask): a credit or a debit."""
+    sold_bid = Decimal(0)
+    bought_ask = Decimal(0)
+    mid_signed = Decimal(0)
+    amounts: list[float] = []
+    for q, direction in quotes:
+        mid = ((q.bid or q.mark) + (q.ask or q.mark)) / 2
+        if direction == "sell":
+            if q.bid is None:
+                return None
+            sold_bid += q.bid
+            mid_signed += mid
+            amounts.append(q.bid_amount)
+        else:
+            if q.ask is None:
+                return None
+            bought_ask += q.ask
+            mid_signed -= mid
+            amounts.append(q.ask_amount)
+    credit_touch = sold_bid - bought_ask
+    if side == "sell":
+        return LegPrices(credit_touch, mid_signed, min(amounts))
+    return LegPrices(-credit_touch, -mid_signed, min(amounts))
+
+
+class PaperExchange:
+    """The paper account and its order book logic."""
+
+    def __init__(
+        self,
+        path: Path,
+        market: MarketSource,
+        cfg: PaperConfig,
+        fees: FeesConfig,
+        combo_tick: Decimal,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.market = market
+        self.cfg = cfg
+        self.fees = fees
+        self.combo_tick = combo_tick
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        for statement in SCHEMA.strip().split(";"):
+            if statement.strip():
+                self.conn.execute(statement)
+        if self.conn.execute("SELECT count(*) FROM account").fetchone()[0] == 0:
+            self.conn.execute(
+                "INSERT INTO account VALUES (1, ?, 1, 0, 0)", (str(cfg.starting_equity_eth),)
+            )
+        self._chains: dict[datetime, Chain] = {}
+
+    def close(self) -> None:
+        """Close the account database."""
+        self.conn.close()
+
+    # -- market ---------------------------------------------------------------------------
+
+    def chain(self, now: datetime) -> Chain:
+        """The modelled chain at ``now`` (cached for the instant)."""
+        chain = self._chains.get(now)
+        if chain is None:
+            self._chains = {now: Chain(self.market.state(now), self.market.seed)}
+            chain = self._chains[now]
+        return chain
+
+    # -- account --------------------------------------------------------------------------
+
+    def _account(self) -> sqlite3.Row:
+        row: sqlite3.Row = self.conn.execute("SELECT * FROM account WHERE id = 1").fetchone()
+        return row
+
+    def reset(self) -> int:
+        """Start over: starting equity, no order, no position; the generation moves on."""
+        generation = int(self._account()["generation"]) + 1
+        self.conn.execute("BEGIN IMMEDIATE")
+        for table in ("orders", "trades", "positions", "settlements", "fault_counts"):
+            self.conn.execute(f"DELETE FROM {table}")  # noqa: S608
+        self.conn.execute(
+            "UPDATE account SET cash_eth = ?, generation = ?, trade_counter = 0, order_counter = 0",
+            (str(self.cfg.starting_equity_eth), generation),
+        )
+        self.conn.execute("COMMIT")
+        return generation
+
+    def positions(self) -> list[dict[str, Any]]:
+        """Open positions, Deribit-shaped."""
+        rows = self.conn.execute("SELECT * FROM positions ORDER BY instrument_name").fetchall()
+        out = []
+        for row in rows:
+            size = Decimal(row["size"])
+            out.append(
+                {
+                    "instrument_name": row["instrument_name"],
+                    "size": float(size),
+                    "direction": "buy" if size > 0 else "sell",
+                    "kind": "option",
+                    "average_price": float(Decimal(row["average_price"])),
+                }
+            )
+        return out
+
+    def _mark(self, name: str, now: datetime) -> Decimal:
+        q = self.chain(now).quote(name)
+        return q.mark if q is not None else Decimal(0)
+
+    def _position_margin(self, name: str, size: Decimal, now: datetime) -> Decimal:
+        if size >= 0:
+            return Decimal(0)
+        q = self.chain(now).quote(name)
+        if q is None:
+            return Decimal(0)
+        return -size * self._short_margin(q)
+
+    def _short_margin(self, q: PaperQuote) -> Decimal:
+        underlying = Decimal(f"{q.forward:.4f}")
+        strike = Decimal(q.listing.strike)
+        otm = underlying - strike if q.listing.option_type == "put" else strike - underlying
+        base = max(Decimal("0.15") - max(otm, Decimal(0)) / underlying, Decimal("0.1"))
+        return base + q.mark
+
+    def order_margin(self, legs: list[dict[str, Any]], amount: int, now: datetime) -> Decimal:
+        """Initial margin of an order (ETH): standard per short leg, or the spread's max loss."""
+        chain = self.chain(now)
+        quotes = [(chain.quote(leg["instrument_name"]), leg["direction"]) for leg in legs]
+        if self.cfg.margin_model == "portfolio" and len(quotes) == 2:
+            strikes = [Decimal(q.listing.strike) for q, _ in quotes if q is not None]
+            forward = next(Decimal(f"{q.forward:.4f}") for q, _ in quotes if q is not None)
+            if len(strikes) == 2:
+                return abs(strikes[0] - strikes[1]) / forward * amount
+        total = Decimal(0)
+        for q, direction in quotes:
+            if q is not None and direction == "sell":
+                total += self._short_margin(q) * amount
+        return total
+
+    def account_summary(self, now: datetime) -> dict[str, Any]:
+        """Equity, available funds and margins in ETH (Deribit's account summary shape)."""
+        self.touch(now)
+        cash = Decimal(self._account()["cash_eth"])
+        value = Decimal(0)
+        margin = Decimal(0)
+        for row in self.conn.execute("SELECT * FROM positions").fetchall():
+            size = Decimal(row["size"])
+            value += size * self._mark(row["instrument_name"], now)
+            margin += self._position_margin(row["instrument_name"], size, now)
+        open_margin = Decimal(0)
+        for row in self.conn.execute("SELECT * FROM orders WHERE state = 'open'").fetchall():
+            open_margin += self.order_margin(
+                json.loads(row["legs"]), row["amount"] - row["filled_amount"], now
+            )
+        equity = cash + value
+        return {
+            "currency": "ETH",
+            "equity": float(equity),
+            "margin_balance": float(equity),
+            "initial_margin": float(margin + open_margin),
+            "maintenance_margin": float(margin * Decimal("0.75")),
+            "available_funds": float(equity - margin - open_margin),
+        }
+
+    # -- orders ---------------------------------------------------------------------------
+
+    def _next(self, column: str) -> tuple[int, int]:
+        self.conn.execute(f"UPDATE account SET {column} = {column} + 1")  # noqa: S608
+        row = self._account()
+        return int(row["generation"]), int(row[column])
+
+    def _order_json(self, row: sqlite3.Row) -> dict[str, Any]:
+        return {
+            "order_id": row["order_id"],
+            "label": row["label"],
+            "order_state": row["state"],
+            "direction": row["side"],
+            "amount": float(row["amount"]),
+            "filled_amount": float(row["filled_amount"]),
+            "price": float(Decimal(row["price"])),
+            "average_price": float(_dec(row["average_price"])),
+            "legs": json.loads(row["legs"]),
+            "instrument_name": "combo",
+            "reject_reason": row["reject_reason"],
+            "creation_timestamp": row["created_ms"],
+            "last_update_timestamp": row["updated_ms"],
+        }
+
+    def _get(self, order_id: str) -> sqlite3.Row:
+        row: sqlite3.Row | None = self.conn.execute(
+            "SELECT * FROM orders WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        if row is None:
+            raise PaperRequestError(f"order {order_id} not found")
+        return row
+
+    def _validate(self, legs: list[dict[str, Any]], side: str, amount: Any, price: Any) -> None:
+        if side not in ("buy", "sell"):
+            raise PaperRequestError("side must be buy or sell")
+        if not isinstance(amount, int | float) or amount < 1 or int(amount) != amount:
+            raise PaperRequestError("amount must be a whole number of contracts >= 1")
+        if not legs or any(leg.get("direction") not in ("buy", "sell") for leg in legs):
+            raise PaperRequestError("legs need instrument_name and direction")
+        if Decimal(str(price)) <= 0:
+            raise PaperRequestError("price must be positive")
+
+    def place_combo_order(
+        self,
+        legs: list[dict[str, Any]],
+        side: str,
+        amount: int,
+        price: float | str,
+        label: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Place a combo limit order; a venue refusal is an order in state ``rejected``."""
+        self._validate(legs, side, amount, price)
+        self.touch(now)
+        limit = Decimal(str(price))
+        generation, number = self._next("order_counter")
+        order_id = f"PAPER-{generation}-{number}"
+        reject: str | None = None
+        chain = self.chain(now)
+        if any(chain.quote(leg["instrument_name"]) is None for leg in legs):
+            reject = "instrument_not_listed"
+        elif not is_on_tick(limit, self.combo_tick):
+            reject = "price_wrong_tick"
+        else:
+            needed = self.order_margin(legs, int(amount), now)
+            available = Decimal(str(self.account_summary(now)["available_funds"]))
+            if needed > available:
+                reject = "not_enough_funds"
+        state = "rejected" if reject else "open"
+        self.conn.execute(
+            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
+            (
+                order_id,
+                label,
+                json.dumps(legs),
+                side,
+                int(amount),
+                str(limit),
+                state,
+                reject,
+                _ms(now),
+                _ms(now),
+            ),
+        )
+        trades = [] if reject else self._try_fill(order_id, now)
+        return {"order": self._order_json(self._get(order_id)), "trades": trades}
+
+    def edit_order(self, order_id: str, price: float | str, now: datetime) -> dict[str, Any]:
+        """Move a resting order's price; an order already filled or closed comes back as it is."""
+        self.touch(now)
+        row = self._get(order_id)
+        if row["state"] != "open":
+            return {"order": self._order_json(row), "trades": []}
+        limit = Decimal(str(price))
+        if limit <= 0 or not is_on_tick(limit, self.combo_tick):
+            raise PaperRequestError("price_wrong_tick")
+        self.conn.execute(
+            "UPDATE orders SET price = ?, updated_ms = ? WHERE order_id = ?",
+            (str(limit), _ms(now), order_id),
+        )
+        trades = self._try_fill(order_id, now)
+        return {"order": self._order_json(self._get(order_id)), "trades": trades}
+
+    def cancel_order(self, order_id: str, now: datetime) -> dict[str, Any]:
+        """Cancel; an order already filled or closed is returned in its final state."""
+        self.touch(now)
+        row = self._get(order_id)
+        if row["state"] == "open":
+            self.conn.execute(
+                "UPDATE orders SET state = 'cancelled', updated_ms = ? WHERE order_id = ?",
+                (_ms(now), order_id),
+            )
+        return self._order_json(self._get(order_id))
+
+    def orders_by_label(self, label: str, now: datetime) -> list[dict[str, Any]]:
+        """Orders carrying exactly this label."""
+        self.touch(now)
+        rows = self.conn.execute(
+            "SELECT * FROM orders WHERE label = ? ORDER BY created_ms", (label,)
+        ).fetchall()
+        return [self._order_json(r) for r in rows]
+
+    def open_orders(self, now: datetime) -> list[dict[str, Any]]:
+        """Resting orders."""
+        self.touch(now)
+        rows = self.conn.execute(
+            "SELECT * FROM orders WHERE state = 'open' ORDER BY created_ms"
+        ).fetchall()
+        return [self._order_json(r) for r in rows]
+
+    def trades_by_order(self, order_id: str, now: datetime) -> list[dict[str, Any]]:
+        """Fills of one order, Deribit-shaped."""
+        self.touch(now)
+        rows = self.conn.execute(
+            "SELECT * FROM trades WHERE order_id = ? ORDER BY trade_id", (order_id,)
+        ).fetchall()
+        return [
+            {
+                "trade_id": r["trade_id"],
+                "order_id": r["order_id"],
+                "instrument_name": r["instrument_name"],
+                "direction": r["direction"],
+                "amount": float(Decimal(r["amount"])),
+                "price": float(Decimal(r["price"])),
+                "fee": float(Decimal(r["fee"])),
+                "fee_currency": "ETH",
+                "timestamp": r["timestamp_ms"],
+            }
+            for r in rows
+        ]
+
+    # -- matching and settlement ------------------------------------------------------------
+
+    def touch(self, now: datetime) -> None:
+        """Settle what expired and re-check every resting order against the market."""
+        self.settle(now)
+        for row in self.conn.execute("SELECT order_id FROM orders WHERE state = 'open'").fetchall():
+            self._try_fill(row["order_id"], now)
+
+    def _try_fill(self, order_id: str, now: datetime) -> list[dict[str, Any]]:
+        row = self._get(order_id)
+        if row["state"] != "open":
+            return []
+        legs = json.loads(row["legs"])
+        chain = self.chain(now)
+        quotes = []
+        for leg in legs:
+            q = chain.quote(leg["instrument_name"])
+            if q is None:
+                return []
+            quotes.append((q, leg["direction"]))
+        prices = combo_prices(quotes, row["side"])
+        if prices is None:
+            return []
+        limit = Decimal(row["price"])
+        share = Decimal(str(self.cfg.price_improvement))
+        if row["side"] == "sell":
+            fills = limit <= prices.touch + share * (prices.mid - prices.touch)
+        else:
+            fills = limit >= prices.touch - share * (prices.touch - prices.mid)
+        remaining = int(row["amount"]) - int(row["filled_amount"])
+        qty = min(remaining, int(prices.top_amount))
+        if not fills or qty < 1:
+            return []
+        return self._book_fill(row, quotes, limit, qty, now)
+
+    def _book_fill(
+        self,
+        row: sqlite3.Row,
+        quotes: list[tuple[PaperQuote, str]],
+        limit: Decimal,
+        qty: int,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
+        # the cheaper leg trades at its touch, the other at whatever makes the combo's price
+        cheap = min(range(len(quotes)), key=lambda i: quotes[i][0].mark)
+        leg_prices: dict[int, Decimal] = {}
+        q_cheap, dir_cheap = quotes[cheap]
+        leg_prices[cheap] = (q_cheap.bid if dir_cheap == "sell" else q_cheap.ask) or q_cheap.mark
+        signed = {"sell": 1, "buy": -1}
+        credit_sign = 1 if row["side"] == "sell" else -1
+        for i, (_, direction) in enumerate(quotes):
+            if i == cheap:
+                continue
+            others = sum(
+                signed[d] * leg_prices[j] for j, (_, d) in enumerate(quotes) if j in leg_prices
+            )
+            # credit_sign * limit = sum(sign * price) over legs
+            leg_prices[i] = (credit_sign * limit - others) * signed[direction]
+        fees = [leg_fee(leg_prices[i], self.fees) * qty for i in range(len(quotes))]
+        if self.fees.combo_single_leg_fee and len({d for _, d in quotes}) > 1:
+            dearest = max(range(len(fees)), key=lambda i: fees[i])
+            fees = [f if i == dearest else Decimal(0) for i, f in enumerate(fees)]
+        trades = []
+        cash_delta = Decimal(0)
+        for i, (q, direction) in enumerate(quotes):
+            generation, number = self._next("trade_counter")
+            trade_id = f"PAPER-{generation}-T{number}"
+            price = leg_prices[i]
+            self.conn.execute(
+                "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    trade_id,
+                    row["order_id"],
+                    q.listing.name,
+                    direction,
+                    str(qty),
+                    str(price),
+                    str(fees[i]),
+                    _ms(now),
+                ),
+            )
+            size_delta = Decimal(qty) if direction == "buy" else -Decimal(qty)
+            cash_delta += -size_delta * price - fees[i]
+            self._move_position(q.listing.name, size_delta, price)
+            trades.append(
+                {
+                    "trade_id": trade_id,
+                    "order_id": row["order_id"],
+                    "instrument_name": q.listing.name,
+                    "direction": direction,
+                    "amount": float(qty),
+                    "price": float(price),
+                    "fee": float(fees[i]),
+                    "fee_currency": "ETH",
+                    "timestamp": _ms(now),
+                }
+            )
+        filled = int(row["filled_amount"]) + qty
+        previous = _dec(row["average_price"]) * int(row["filled_amount"])
+        average = (previous + limit * qty) / filled
+        state = "filled" if filled >= int(row["amount"]) else "open"
+        self.conn.execute(
+            "UPDATE account SET cash_eth = ?",
+            (str(Decimal(self._account()["cash_eth"]) + cash_delta),),
+        )
+        self.conn.execute(
+            "UPDATE orders SET filled_amount = ?, average_price = ?, state = ?, "
+            "updated_ms = ? WHERE order_id = ?",
+            (filled, str(average), state, _ms(now), row["order_id"]),
+        )
+        return trades
+
+    def _move_position(self, name: str, delta: Decimal, price: Decimal) -> None:
+        row = self.conn.execute(
+            "SELECT * FROM positions WHERE instrument_name = ?", (name,)
+        ).fetchone()
+        size = Decimal(row["size"]) if row else Decimal(0)
+        avg = Decimal(row["average_price"]) if row else Decimal(0)
+        new = size + delta
+        if new == 0:
+            self.conn.execute("DELETE FROM positions WHERE instrument_name = ?", (name,))
+            return
+        if size == 0 or (size > 0) == (delta > 0):
+            avg = (abs(size) * avg + abs(delta) * price) / abs(new)
+        self.conn.execute(
+            "INSERT INTO positions VALUES (?, ?, ?) ON CONFLICT (instrument_name)"
+            " DO UPDATE SET size = excluded.size, average_price = "
+            "excluded.average_price",
+            (name, str(new), str(avg)),
+        )
+
+    def settle(self, now: datetime) -> None:
+        """Settle expired positions at the index: intrinsic USD / settlement price, in ETH."""
+        for row in self.conn.execute("SELECT * FROM positions").fetchall():
+            listing = listing_from_name(row["instrument_name"])
+            if listing is None or listing.expiry > now:
+                continue
+            delivery = Decimal(f"{self.market.state(listing.expiry).index:.2f}")
+            strike = Decimal(listing.strike)
+            intrinsic = (
+                max(delivery - strike, Decimal(0))
+                if listing.option_type == "call"
+                else max(strike - delivery, Decimal(0))
+            )
+            payoff = intrinsic / delivery
+            size = Decimal(row["size"])
+            fee = Decimal(0)
+            if intrinsic > 0:
+                share = self.fees.delivery_fee_pct / 100
+                cap = Decimal(str(self.fees.option_fee_cap_pct)) / 100 * payoff
+                fee = min(share, cap) * abs(size)
+            cash = Decimal(self._account()["cash_eth"]) + size * payoff - fee
+            self.conn.execute("UPDATE account SET cash_eth = ?", (str(cash),))
+            self.conn.execute(
+                "INSERT INTO settlements (instrument_name, size, delivery_price,"
+                " payoff_eth, fee, timestamp_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    row["instrument_name"],
+                    str(size),
+                    str(delivery),
+                    str(payoff),
+                    str(fee),
+                    _ms(listing.expiry),
+                ),
+            )
+            self.conn.execute(
+                "DELETE FROM positions WHERE instrument_name = ?", (row["instrument_name"],)
+            )
+
+    def delivery_prices(self, now: datetime, count: int) -> list[dict[str, Any]]:
+        """The last ``count`` daily 08:00 index prices."""
+        last = now.replace(hour=8, minute=0, second=0, microsecond=0)
+        if last > now:
+            last -= timedelta(days=1)
+        return [
+            {
+                "date": (last - timedelta(days=k)).date().isoformat(),
+                "delivery_price": round(self.market.state(last - timedelta(days=k)).index, 2),
+            }
+            for k in range(count)
+        ]
+
+    def status(self, now: datetime) -> dict[str, Any]:
+        """Account, positions and orders (``bite paper status``)."""
+        summary = self.account_summary(now)
+        orders = [
+            self._order_json(r)
+            for r in self.conn.execute(
+                "SELECT * FROM orders ORDER BY created_ms DESC LIMIT 50"
+            ).fetchall()
+        ]
+        return {
+            "generation": int(self._account()["generation"]),
+            "account": summary,
+            "positions": self.positions(),
+            "orders": orders,
+            "time": iso_z(now),
+        }

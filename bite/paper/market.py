@@ -1,0 +1,364 @@
+"""The paper exchange's market model (paper-exchange.md 1): pure functions of (seed, time).
+
+Three sources behind one interface, each giving the :class:`MarketState` at any
+instant:
+
+- **synthetic**: a sum of seeded random cosine modes. Log-price modes have
+  periods from two hours to a year; below sixty days their amplitudes grow with
+  the square root of the period (a random walk's signature), above it they are
+  flat (mean reversion around 3,000 USD). The fast part is scaled by a slowly
+  moving DVOL so that realized volatility runs about 8 points below it. Every
+  value is O(number of modes) at any time: no history is simulated.
+- **historical**: daily closes and DVOL from CSV files, interpolated within the
+  day in log-price along a seeded bridge that meets each close exactly.
+- **scripted**: a YAML list of points, linearly interpolated.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import itertools
+import math
+import struct
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from bite.core.types import MacroEvent
+
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+HOUR = 3600.0
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """The market at one instant."""
+
+    time: datetime
+    index: float
+    dvol: float
+    funding_hourly: float
+    eur_usd: float
+    fear_greed: int
+    basis_annual: float = 0.04
+
+    def forward(self, expiry: datetime) -> float:
+        """The expiry's forward: the index carried at the basis."""
+        t = max((expiry - self.time).total_seconds() / (365 * DAY), 0.0)
+        return self.index * (1 + self.basis_annual * t)
+
+
+class MarketSource(Protocol):
+    """Anything that says what the market is at a time."""
+
+    seed: int
+
+    def state(self, when: datetime) -> MarketState:
+        """The market at ``when``."""
+        ...
+
+    def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
+        """Macro events in [start, end]."""
+        ...
+
+
+def unit(seed: int, *keys: object) -> float:
+    """A deterministic number in [0, 1) from the seed and keys (same in every process)."""
+    text = "|".join(str(k) for k in (seed, *keys)).encode()
+    value: int = struct.unpack(">Q", hashlib.blake2b(text, digest_size=8).digest())[0]
+    return value / 2**64
+
+
+def normal(seed: int, *keys: object) -> float:
+    """A deterministic standard normal from the seed and keys (Box-Muller)."""
+    u1 = max(unit(seed, *keys, "a"), 1e-12)
+    u2 = unit(seed, *keys, "b")
+    return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+
+
+@dataclass(frozen=True)
+class _Mode:
+    period_s: float
+    amplitude: float
+    phase: float
+
+
+def _modes(
+    seed: int, name: str, count: int, shortest_h: float, longest_h: float, knee_h: float
+) -> tuple[_Mode, ...]:
+    """Cosine modes with log-spaced periods; amplitude grows as sqrt(period) up to the knee."""
+    modes = []
+    for k in range(count):
+        jitter = unit(seed, name, k, "p")
+        frac = (k + jitter) / count
+        period_h = shortest_h * (longest_h / shortest_h) ** frac
+        amplitude = math.sqrt(min(period_h, knee_h))
+        modes.append(_Mode(period_h * HOUR, amplitude, 2 * math.pi * unit(seed, name, k, "f")))
+    norm = math.sqrt(sum(m.amplitude**2 for m in modes) / 2)
+    return tuple(_Mode(m.period_s, m.amplitude / norm, m.phase) for m in modes)
+
+
+def _daily_increment_sd(modes: Sequence[_Mode]) -> float:
+    """The one-day increment sd of a wave, in closed form (random phases)."""
+    var = sum(m.amplitude**2 * (1 - math.cos(2 * math.pi * DAY / m.period_s)) for m in modes)
+    return math.sqrt(var)
+
+
+def _wave(modes: Sequence[_Mode], seconds: float) -> float:
+    """A unit-variance stationary signal."""
+    return sum(m.amplitude * math.cos(2 * math.pi * seconds / m.period_s + m.phase) for m in modes)
+
+
+class SyntheticMarket:
+    """A seeded, deterministic ETH market (the default)."""
+
+    CENTRE = math.log(3000.0)
+
+    def __init__(self, seed: int = 7) -> None:
+        self.seed = seed
+        # slow log-price: trends of weeks to months, mean-reverting (sd 0.28 in log)
+        self._slow = _modes(seed, "slow", 24, 24 * 12, 24 * 400, 24 * 60)
+        # fast log-price: hours to days, scaled by the vol level
+        self._fast = _modes(seed, "fast", 48, 2, 24 * 12, 24 * 12)
+        self._vol = _modes(seed, "vol", 12, 24 * 5, 24 * 200, 24 * 90)
+        self._mood = _modes(seed, "mood", 8, 24 * 3, 24 * 60, 24 * 60)
+        self._fx = _modes(seed, "fx", 6, 24 * 20, 24 * 400, 24 * 400)
+        self._fast_daily_sd = _daily_increment_sd(self._fast)
+        self._slow_daily_sd = 0.28 * _daily_increment_sd(self._slow)
+
+    def _dvol(self, s: float) -> float:
+        base = 68 + 16 * _wave(self._vol, s)
+        spike_phase = (s / (DAY * 97) + unit(self.seed, "spike")) % 1.0
+        spike = 30 * math.exp(-(((spike_phase - 0.5) / 0.012) ** 2))
+        return max(28.0, base + spike)
+
+    def state(self, when: datetime) -> MarketState:
+        """The market at ``when``: O(modes), independent of the time since the epoch."""
+        s = (when - EPOCH).total_seconds()
+        dvol = self._dvol(s)
+        realized_daily = max(dvol - 8.0, 15.0) / 100 / math.sqrt(365)
+        fast_daily = math.sqrt(max(realized_daily**2 - self._slow_daily_sd**2, 1e-6))
+        fast_scale = fast_daily / self._fast_daily_sd
+        slow = 0.28 * _wave(self._slow, s)
+        x = self.CENTRE + 0.69 * math.tanh(slow / 0.69) + fast_scale * _wave(self._fast, s)
+        mood = _wave(self._mood, s)
+        return MarketState(
+            time=when,
+            index=math.exp(x),
+            dvol=dvol,
+            funding_hourly=0.0000125 * (1 + 1.2 * mood),
+            eur_usd=1.09 + 0.04 * _wave(self._fx, s),
+            fear_greed=round(min(max(50 + 22 * mood + 18 * math.tanh(slow / 0.2), 3), 97)),
+        )
+
+    def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
+        """A synthetic calendar: an FOMC decision every sixth Wednesday, a CPI print monthly."""
+        return synthetic_calendar(start, end)
+
+
+def synthetic_calendar(start: datetime, end: datetime) -> list[MacroEvent]:
+    """FOMC every 6 weeks (Wednesdays 18:00 UTC from 2020-01-29) and US CPI on the 12th."""
+    events: list[MacroEvent] = []
+    first = datetime(2020, 1, 29, 18, tzinfo=UTC)
+    k = max(0, int((start - first).total_seconds() // (42 * DAY)) - 1)
+    while True:
+        when = first + timedelta(days=42 * k)
+        if when > end:
+            break
+        if when >= start:
+            events.append(MacroEvent("FOMC rate decision", when, "high", "US"))
+        k += 1
+    month = date(start.year, start.month, 1)
+    while True:
+        when = datetime(month.year, month.month, 12, 12, 30, tzinfo=UTC)
+        if when > end:
+            break
+        if when >= start:
+            events.append(MacroEvent("US CPI", when, "high", "US"))
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return sorted(events, key=lambda e: e.time)
+
+
+@dataclass(frozen=True)
+class DailyPoint:
+    """One day of a historical file."""
+
+    day: date
+    value: float
+
+
+class DataFileError(ValueError):
+    """A market data file is unusable; names the file and line."""
+
+
+def read_daily_csv(path: Path, column: str = "close") -> list[DailyPoint]:
+    """Read ``date,...,close`` rows in either sort order; refuse gaps, duplicates, bad numbers."""
+    points: list[tuple[date, float, int]] = []
+    with path.open(encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        fields = {name.lower(): name for name in reader.fieldnames or []}
+        if "date" not in fields or column not in fields:
+            raise DataFileError(f"{path}: needs columns date and {column}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                day = date.fromisoformat(row[fields["date"]].strip()[:10])
+                value = float(row[fields[column]])
+            except (ValueError, TypeError):
+                raise DataFileError(f"{path}:{line}: bad date or number") from None
+            if not math.isfinite(value) or value <= 0:
+                raise DataFileError(f"{path}:{line}: {column} must be a positive number")
+            points.append((day, value, line))
+    points.sort()
+    for (d1, _, _), (d2, _, line) in itertools.pairwise(points):
+        if d2 == d1:
+            raise DataFileError(f"{path}:{line}: duplicate date {d2}")
+        if (d2 - d1).days != 1:
+            raise DataFileError(f"{path}:{line}: gap after {d1}")
+    return [DailyPoint(d, v) for d, v, _ in points]
+
+
+class HistoricalMarket:
+    """Real daily ETH closes and DVOL, interpolated within the day."""
+
+    def __init__(
+        self,
+        prices: list[DailyPoint],
+        dvol: list[DailyPoint],
+        seed: int = 7,
+        eur_usd: float = 1.09,
+        funding_hourly: float = 0.0000125,
+        fear_greed: int = 50,
+    ) -> None:
+        if not prices or not dvol:
+            raise DataFileError("historical market needs prices and DVOL")
+        self.seed = seed
+        self._days = [p.day for p in prices]
+        self._prices = [p.value for p in prices]
+        self._dvol = {p.day: p.value for p in dvol}
+        self._eur_usd = eur_usd
+        self._funding = funding_hourly
+        self._fear_greed = fear_greed
+
+    def span(self) -> tuple[date, date]:
+        """The first and last day with a close."""
+        return self._days[0], self._days[-1]
+
+    def _close(self, day: date) -> float:
+        i = bisect_right(self._days, day) - 1
+        if i < 0:
+            raise DataFileError(f"no price on or before {day}")
+        return self._prices[i]
+
+    def state(self, when: datetime) -> MarketState:
+        """Close of yesterday to close of today in log-price, plus a seeded bridge (0 at ends)."""
+        day = when.date()
+        frac = (when - datetime(day.year, day.month, day.day, tzinfo=UTC)).total_seconds() / DAY
+        start = math.log(self._close(day - timedelta(days=1)))
+        end = math.log(self._close(day))
+        dvol = self._dvol.get(day) or self._dvol.get(day - timedelta(days=1)) or 60.0
+        daily_sd = dvol / 100 / math.sqrt(365)
+        bridge = (
+            sum(
+                normal(self.seed, day.isoformat(), k) * math.sin(math.pi * k * frac) / k
+                for k in range(1, 5)
+            )
+            * daily_sd
+            * 0.5
+        )
+        x = start + (end - start) * frac + bridge
+        return MarketState(
+            time=when,
+            index=math.exp(x),
+            dvol=dvol,
+            funding_hourly=self._funding,
+            eur_usd=self._eur_usd,
+            fear_greed=self._fear_greed,
+        )
+
+    def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
+        """No events unless a calendar file is given."""
+        return []
+
+
+class ScriptedMarket:
+    """A YAML path of points, linearly interpolated (for tests that need a given path)."""
+
+    def __init__(
+        self, points: list[dict[str, Any]], seed: int = 7, events: list[MacroEvent] | None = None
+    ) -> None:
+        if len(points) < 1:
+            raise DataFileError("a scripted market needs at least one point")
+        rows = sorted(points, key=lambda p: _instant(p["time"]))
+        self.seed = seed
+        self._times = [_instant(p["time"]) for p in rows]
+        self._rows = rows
+        self._events = events or []
+
+    @classmethod
+    def from_file(cls, path: Path, seed: int = 7) -> ScriptedMarket:
+        """Read ``points:`` (and optional ``events:``) from a YAML file."""
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        points = data["points"] if isinstance(data, dict) else data
+        events = [
+            MacroEvent(
+                e["name"], _instant(e["time"]), e.get("impact", "high"), e.get("country", "US")
+            )
+            for e in (data.get("events", []) if isinstance(data, dict) else [])
+        ]
+        return cls(points, seed, events)
+
+    def _value(self, when: datetime, key: str, default: float) -> float:
+        i = bisect_right(self._times, when)
+        if i == 0:
+            return float(self._rows[0].get(key, default))
+        if i == len(self._times):
+            return float(self._rows[-1].get(key, default))
+        t0, t1 = self._times[i - 1], self._times[i]
+        v0 = float(self._rows[i - 1].get(key, default))
+        v1 = float(self._rows[i].get(key, default))
+        w = (when - t0).total_seconds() / (t1 - t0).total_seconds()
+        return v0 + (v1 - v0) * w
+
+    def state(self, when: datetime) -> MarketState:
+        """Interpolate every field between the surrounding points."""
+        return MarketState(
+            time=when,
+            index=self._value(when, "spot", 3000.0),
+            dvol=self._value(when, "dvol", 60.0),
+            funding_hourly=self._value(when, "funding_hourly", 0.0000125),
+            eur_usd=self._value(when, "eur_usd", 1.09),
+            fear_greed=round(self._value(when, "fear_greed", 50)),
+        )
+
+    def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
+        """The script's events in [start, end]."""
+        return [e for e in self._events if start <= e.time <= end]
+
+
+HISTORY_DIR = Path(__file__).parent / "history"
+
+
+def default_data_file(name: str) -> Path:
+    """A market history file shipped with the package (see ``history/SOURCES.md``)."""
+    return HISTORY_DIR / name
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    text = str(value).replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def to_decimal(value: float, places: int = 8) -> Decimal:
+    """A float as a Decimal with a fixed number of places (JSON-friendly, deterministic)."""
+    return Decimal(f"{value:.{places}f}")

@@ -1,0 +1,491 @@
+"""Every tool of the service contract, answered by the paper exchange (mcp-contract.md).
+
+Results follow Deribit's, Hyperliquid's and our own contract's shapes, so the
+clients parse paper answers with the same code as real ones. Faults
+(paper-exchange.md 4) are applied here, on the server's side of the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from bite.clock import iso_z
+from bite.config.schema import StrategyConfig
+from bite.errors import UsageError
+from bite.paper.chain import TICK_STEPS, PaperQuote
+from bite.paper.exchange import PaperExchange, PaperRequestError
+from bite.paper.market import (
+    HistoricalMarket,
+    MarketSource,
+    ScriptedMarket,
+    SyntheticMarket,
+    default_data_file,
+    read_daily_csv,
+)
+
+SERVICES = ("deribit", "hyperliquid", "macro", "sentiment")
+FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
+_FAULT_KEYS = {
+    "error",
+    "times",
+    "timeout",
+    "malformed",
+    "latency_ms",
+    "override",
+    "lose_response",
+    "environment",
+    "persist",
+}
+_ERRORS = {400, 401, 403, 404, 408, 429, 500, 502, 503}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a tool call produced, before it becomes an HTTP response."""
+
+    status: int
+    body: Any
+    timeout: bool = False
+    lose_response: bool = False
+    malformed: bool = False
+    latency_ms: float = 0.0
+
+
+def parse_faults(
+    text: str | None, configured: dict[str, dict[str, Any]] | None
+) -> dict[str, dict[str, Any]]:
+    """The fault rules: ``CERBERO_BITE_PAPER_FAULTS`` (JSON) over ``paper.faults``."""
+    rules: dict[str, dict[str, Any]] = dict(configured or {})
+    if text:
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{FAULTS_ENV}: not JSON ({exc.msg})") from None
+        if not isinstance(loaded, dict):
+            raise UsageError(f"{FAULTS_ENV}: must be a JSON object keyed by service.tool")
+        rules.update(loaded)
+    for key, rule in rules.items():
+        if key == "broker.unknown_position":
+            continue
+        service, _, tool = key.partition(".")
+        if service not in SERVICES or not tool:
+            raise UsageError(f"faults: {key!r} is not service.tool or service.*")
+        if not isinstance(rule, dict) or set(rule) - _FAULT_KEYS:
+            raise UsageError(f"faults: {key}: unknown rule {rule!r}")
+        if "error" in rule and rule["error"] not in _ERRORS:
+            raise UsageError(f"faults: {key}: error must be one of {sorted(_ERRORS)}")
+    return rules
+
+
+def build_market(cfg: StrategyConfig, base_dir: Path) -> MarketSource:
+    """The market the config asks for."""
+    market = cfg.paper.market
+    seed = cfg.paper.seed
+    if market.kind == "scripted":
+        return ScriptedMarket.from_file(_resolve(base_dir, market.script_file or ""), seed)
+    if market.kind == "historical":
+        prices = (
+            _resolve(base_dir, market.prices_file)
+            if market.prices_file
+            else default_data_file("eth_usd_daily.csv")
+        )
+        dvol = (
+            _resolve(base_dir, market.dvol_file)
+            if market.dvol_file
+            else default_data_file("eth_dvol.csv")
+        )
+        return HistoricalMarket(read_daily_csv(prices), read_daily_csv(dvol), seed)
+    return SyntheticMarket(seed)
+
+
+def _resolve(base_dir: Path, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else base_dir / path
+
+
+@dataclass
+class PaperService:
+    """The four services of the contract, backed by the paper exchange."""
+
+    cfg: StrategyConfig
+    data_dir: Path
+    market: MarketSource
+    faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _used: dict[str, int] = field(default_factory=dict)
+    _exchange: PaperExchange | None = None
+
+    @property
+    def exchange(self) -> PaperExchange:
+        """The paper account (opened on first use)."""
+        if self._exchange is None:
+            self._exchange = PaperExchange(
+                self.data_dir / "paper.sqlite",
+                self.market,
+                self.cfg.paper,
+                self.cfg.fees,
+                self.cfg.execution.combo_tick,
+            )
+        return self._exchange
+
+    def close(self) -> None:
+        """Close the paper account."""
+        if self._exchange is not None:
+            self._exchange.close()
+            self._exchange = None
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def _rule(self, service: str, tool: str) -> tuple[str, dict[str, Any]] | None:
+        for key in (f"{service}.{tool}", f"{service}.*"):
+            if key in self.faults:
+                return key, self.faults[key]
+        return None
+
+    def _consume(self, key: str, rule: dict[str, Any]) -> bool:
+        """Whether the rule still applies (``times`` counts per process or persisted)."""
+        times = rule.get("times")
+        if times is None:
+            return True
+        if rule.get("persist"):
+            conn = self.exchange.conn
+            row = conn.execute("SELECT used FROM fault_counts WHERE key = ?", (key,)).fetchone()
+            used = int(row[0]) if row else 0
+            if used >= int(times):
+                return False
+            conn.execute(
+                "INSERT INTO fault_counts VALUES (?, 1) ON CONFLICT (key) DO UPDATE "
+                "SET used = used + 1",
+                (key,),
+            )
+            return True
+        used = self._used.get(key, 0)
+        if used >= int(times):
+            return False
+        self._used[key] = used + 1
+        return True
+
+    def call(self, service: str, tool: str, args: dict[str, Any], now: datetime) -> Answer:
+        """Answer one tool call at ``now``, with any fault that applies."""
+        found = self._rule(service, tool)
+        rule: dict[str, Any] = {}
+        if found is not None and self._consume(*found):
+            rule = found[1]
+        if "error" in rule:
+            code = int(rule["error"])
+            return Answer(
+                code, {"error": {"code": f"fault_{code}", "message": f"injected HTTP {code}"}}
+            )
+        if rule.get("timeout"):
+            return Answer(504, None, timeout=True)
+        try:
+            body = self._dispatch(service, tool, args, now, rule)
+        except PaperRequestError as exc:
+            return Answer(400, {"error": {"code": "bad_request", "message": str(exc)}})
+        except KeyError as exc:
+            return Answer(
+                400, {"error": {"code": "bad_request", "message": f"missing argument {exc}"}}
+            )
+        if body is _UNKNOWN:
+            return Answer(404, {"error": {"code": "unknown_tool", "message": f"{service}.{tool}"}})
+        if "override" in rule and isinstance(body, dict):
+            body = _override(body, rule["override"])
+        elif "override" in rule and isinstance(body, list):
+            body = [
+                _override(row, rule["override"]) if isinstance(row, dict) else row for row in body
+            ]
+        return Answer(
+            200,
+            body,
+            lose_response=bool(rule.get("lose_response")),
+            malformed=bool(rule.get("malformed")),
+            latency_ms=float(rule.get("latency_ms", 0)),
+        )
+
+    # -- tools ----------------------------------------------------------------------------
+
+    def _dispatch(
+        self, service: str, tool: str, args: dict[str, Any], now: datetime, rule: dict[str, Any]
+    ) -> Any:
+        handler = getattr(self, f"_{service}_{tool}", None) if service in SERVICES else None
+        if handler is None:
+            return _UNKNOWN
+        if tool == "environment":
+            return {"environment": rule.get("environment", "paper")}
+        return handler(args, now)
+
+    def _deribit_environment(self, args: dict[str, Any], now: datetime) -> Any:
+        return {"environment": "paper"}
+
+    def _deribit_index_price(self, args: dict[str, Any], now: datetime) -> Any:
+        index = round(self.market.state(now).index, 2)
+        return {"index_price": index, "estimated_delivery_price": index}
+
+    def _deribit_dvol(self, args: dict[str, Any], now: datetime) -> Any:
+        start = datetime.fromtimestamp(int(args["start_timestamp"]) / 1000, tz=UTC)
+        end = min(datetime.fromtimestamp(int(args["end_timestamp"]) / 1000, tz=UTC), now)
+        step = _resolution_s(str(args.get("resolution", "3600")))
+        points: list[list[float]] = []
+        first = math.ceil(start.timestamp() / step) * step
+        t = first
+        while t <= end.timestamp() and len(points) < 1000:
+            at = datetime.fromtimestamp(t, tz=UTC)
+            v = round(self.market.state(at).dvol, 2)
+            points.append([int(t * 1000), v, v, v, v])
+            t += step
+        return {"data": points, "continuation": None}
+
+    def _deribit_candles(self, args: dict[str, Any], now: datetime) -> Any:
+        start = datetime.fromtimestamp(int(args["start_timestamp"]) / 1000, tz=UTC)
+        end = min(datetime.fromtimestamp(int(args["end_timestamp"]) / 1000, tz=UTC), now)
+        step = _resolution_s(str(args.get("resolution", "60")), minutes=True)
+        ticks: list[int] = []
+        opens: list[float] = []
+        closes: list[float] = []
+        t = math.ceil(start.timestamp() / step) * step
+        while t <= end.timestamp() and len(ticks) < 5000:
+            open_at = datetime.fromtimestamp(t, tz=UTC)
+            close_at = min(open_at + timedelta(seconds=step), now)
+            ticks.append(int(t * 1000))
+            opens.append(round(self.market.state(open_at).index * 1.0002, 2))
+            closes.append(round(self.market.state(close_at).index * 1.0002, 2))
+            t += step
+        highs = [max(o, c) for o, c in zip(opens, closes, strict=True)]
+        lows = [min(o, c) for o, c in zip(opens, closes, strict=True)]
+        return {
+            "ticks": ticks,
+            "open": opens,
+            "high": highs,
+            "low": lows,
+            "close": closes,
+            "volume": [1000.0] * len(ticks),
+            "status": "ok" if ticks else "no_data",
+        }
+
+    def _deribit_instruments(self, args: dict[str, Any], now: datetime) -> Any:
+        chain = self.exchange.chain(now)
+        return [
+            {
+                "instrument_name": x.name,
+                "kind": "option",
+                "strike": float(x.strike),
+                "option_type": x.option_type,
+                "expiration_timestamp": int(x.expiry.timestamp() * 1000),
+                "tick_size": 0.0001,
+                "tick_size_steps": TICK_STEPS,
+                "min_trade_amount": 1,
+                "contract_size": 1,
+                "is_active": True,
+                "settlement_period": x.settlement_period,
+                "base_currency": "ETH",
+                "quote_currency": "ETH",
+                "counter_currency": "USD",
+                "settlement_currency": "ETH",
+                "instrument_type": "reversed",
+            }
+            for x in chain.listings.values()
+        ]
+
+    def _deribit_book_summary(self, args: dict[str, Any], now: datetime) -> Any:
+        chain = self.exchange.chain(now)
+        index = round(chain.state.index, 2)
+        stamp = int(now.timestamp() * 1000)
+        return [_summary_row(q, index, stamp) for q in chain.all_quotes()]
+
+    def _deribit_ticker(self, args: dict[str, Any], now: datetime) -> Any:
+        chain = self.exchange.chain(now)
+        q = chain.quote(str(args["instrument_name"]))
+        if q is None:
+            raise PaperRequestError(f"instrument {args['instrument_name']} not listed")
+        return _ticker(q, round(chain.state.index, 2), int(now.timestamp() * 1000))
+
+    def _deribit_account_summary(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.account_summary(now)
+
+    def _deribit_positions(self, args: dict[str, Any], now: datetime) -> Any:
+        self.exchange.touch(now)
+        positions = self.exchange.positions()
+        extra = self.faults.get("broker.unknown_position")
+        if extra:
+            positions.append(
+                {
+                    "instrument_name": extra.get("instrument_name", "ETH-X-1-P"),
+                    "size": float(extra.get("size", -1)),
+                    "kind": "option",
+                    "direction": "sell" if float(extra.get("size", -1)) < 0 else "buy",
+                    "average_price": float(extra.get("average_price", 0.01)),
+                }
+            )
+        return positions
+
+    def _deribit_margin_estimate(self, args: dict[str, Any], now: datetime) -> Any:
+        margin = self.exchange.order_margin(list(args["legs"]), int(args["amount"]), now)
+        return {
+            "initial_margin": float(margin),
+            "maintenance_margin": float(margin * 3 / 4),
+            "currency": "ETH",
+        }
+
+    def _deribit_place_combo_order(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.place_combo_order(
+            list(args["legs"]),
+            str(args["side"]),
+            args["amount"],
+            args["price"],
+            str(args["label"]),
+            now,
+        )
+
+    def _deribit_edit_order(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.edit_order(str(args["order_id"]), args["price"], now)
+
+    def _deribit_cancel_order(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.cancel_order(str(args["order_id"]), now)
+
+    def _deribit_orders_by_label(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.orders_by_label(str(args["label"]), now)
+
+    def _deribit_open_orders(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.open_orders(now)
+
+    def _deribit_trades_by_order(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.trades_by_order(str(args["order_id"]), now)
+
+    def _deribit_delivery_prices(self, args: dict[str, Any], now: datetime) -> Any:
+        return {"data": self.exchange.delivery_prices(now, int(args.get("count", 10)))}
+
+    def _hyperliquid_funding(self, args: dict[str, Any], now: datetime) -> Any:
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        state = self.market.state(hour)
+        return {
+            "coin": args.get("coin", "ETH"),
+            "funding_hourly": round(state.funding_hourly, 10),
+            "mark_px": round(state.index, 2),
+            "open_interest": 600000.0,
+            "time": int(hour.timestamp() * 1000),
+        }
+
+    def _hyperliquid_account_value(self, args: dict[str, Any], now: datetime) -> Any:
+        return {"account_value_usd": 0.0}
+
+    def _macro_eur_usd_rate(self, args: dict[str, Any], now: datetime) -> Any:
+        day = now.date() if now.hour >= 15 else now.date() - timedelta(days=1)
+        while day.weekday() >= 5:
+            day -= timedelta(days=1)
+        published = datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+        return {"rate": round(self.market.state(published).eur_usd, 4), "time": iso_z(published)}
+
+    def _macro_asset_price(self, args: dict[str, Any], now: datetime) -> Any:
+        symbol = str(args.get("symbol", "ETH")).upper()
+        price = self.market.state(now).index if symbol == "ETH" else 1.0
+        return {"symbol": symbol, "price_usd": round(price, 2), "time": iso_z(now)}
+
+    def _macro_calendar(self, args: dict[str, Any], now: datetime) -> Any:
+        start = _parse_time(args["from"])
+        end = _parse_time(args["to"])
+        rank = {"low": 0, "medium": 1, "high": 2}
+        floor = rank.get(str(args.get("min_impact", "low")), 0)
+        return [
+            {"name": e.name, "time": iso_z(e.time), "impact": e.impact, "country": e.country}
+            for e in self.market.calendar(start, end)
+            if rank[e.impact] >= floor
+        ]
+
+    def _sentiment_fear_greed(self, args: dict[str, Any], now: datetime) -> Any:
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        value = self.market.state(day).fear_greed
+        return {"value": value, "classification": _classify(value), "time": iso_z(day)}
+
+
+_UNKNOWN = object()
+
+
+def _override(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    out = dict(body)
+    for key, value in fields.items():
+        if key in out or not any(isinstance(v, dict) and key in v for v in out.values()):
+            out[key] = value
+        for nested in out.values():
+            if isinstance(nested, dict) and key in nested:
+                nested[key] = value
+    return out
+
+
+def _resolution_s(value: str, *, minutes: bool = False) -> int:
+    if value.upper() == "1D":
+        return 86400
+    number = int(value)
+    return number * 60 if minutes else number
+
+
+def _parse_time(value: Any) -> datetime:
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _classify(value: int) -> str:
+    if value < 25:
+        return "Extreme Fear"
+    if value < 45:
+        return "Fear"
+    if value <= 55:
+        return "Neutral"
+    if value <= 75:
+        return "Greed"
+    return "Extreme Greed"
+
+
+def _num(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _summary_row(q: PaperQuote, index: float, stamp: int) -> dict[str, Any]:
+    return {
+        "instrument_name": q.listing.name,
+        "bid_price": _num(q.bid),
+        "ask_price": _num(q.ask),
+        "mark_price": float(q.mark),
+        "mark_iv": q.mark_iv,
+        "underlying_price": round(q.forward, 4),
+        "underlying_index": f"ETH-{q.listing.name.split('-')[1]}",
+        "open_interest": q.open_interest,
+        "creation_timestamp": stamp,
+        "estimated_delivery_price": index,
+        "interest_rate": 0.0,
+        "base_currency": "ETH",
+        "quote_currency": "ETH",
+    }
+
+
+def _ticker(q: PaperQuote, index: float, stamp: int) -> dict[str, Any]:
+    g = q.greeks
+    return {
+        "instrument_name": q.listing.name,
+        "timestamp": stamp,
+        "state": "open",
+        "best_bid_price": _num(q.bid) or 0.0,
+        "best_bid_amount": q.bid_amount if q.bid is not None else 0.0,
+        "best_ask_price": _num(q.ask) or 0.0,
+        "best_ask_amount": q.ask_amount if q.ask is not None else 0.0,
+        "mark_price": float(q.mark),
+        "mark_iv": q.mark_iv,
+        "underlying_price": round(q.forward, 4),
+        "index_price": index,
+        "estimated_delivery_price": index,
+        "open_interest": q.open_interest,
+        "interest_rate": 0.0,
+        "greeks": {
+            "delta": round(g.delta, 5),
+            "gamma": round(g.gamma, 7),
+            "vega": round(g.vega, 5),
+            "theta": round(g.theta, 5),
+            "rho": 0.0,
+        },
+    }

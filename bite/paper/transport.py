@@ -1,0 +1,67 @@
+"""The in-process httpx transport: the clients' real request code, answered by the paper service."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+
+import httpx
+
+from bite.clock import Clock, parse_instant
+from bite.paper.service import SERVICES, Answer, PaperService
+
+NOW_HEADER = "x-bite-now"
+BASE_URL = "http://paper.invalid"
+
+
+def route(path: str) -> tuple[str, str] | None:
+    """``/deribit/tools/ticker`` -> (deribit, ticker); ``/deribit/health`` -> (deribit, health)."""
+    parts = [p for p in path.split("/") if p]
+    if len(parts) == 3 and parts[1] == "tools" and parts[0] in SERVICES:
+        return parts[0], parts[2]
+    if len(parts) == 2 and parts[1] == "health" and parts[0] in SERVICES:
+        return parts[0], "health"
+    return None
+
+
+def request_time(header: str | None, clock: Clock) -> datetime:
+    """The run's time from ``X-Bite-Now``, else the clock's."""
+    return parse_instant(header) if header else clock.now()
+
+
+class PaperTransport(httpx.AsyncBaseTransport):
+    """Hands each request to the paper service in this process."""
+
+    def __init__(self, service: PaperService, clock: Clock) -> None:
+        self.service = service
+        self.clock = clock
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Answer one request (faults included)."""
+        target = route(request.url.path)
+        if target is None:
+            return httpx.Response(
+                404, json={"error": {"code": "not_found", "message": request.url.path}}
+            )
+        service, tool = target
+        if tool == "health":
+            return httpx.Response(200, json={"status": "ok", "environment": "paper"})
+        now = request_time(request.headers.get(NOW_HEADER), self.clock)
+        try:
+            args = json.loads(request.content or b"{}")
+        except json.JSONDecodeError:
+            return httpx.Response(400, json={"error": {"code": "bad_json", "message": "body"}})
+        answer = self.service.call(service, tool, args, now)
+        return await self._respond(answer, request)
+
+    async def _respond(self, answer: Answer, request: httpx.Request) -> httpx.Response:
+        if answer.latency_ms:
+            await asyncio.sleep(answer.latency_ms / 1000)
+        if answer.timeout:
+            raise httpx.ReadTimeout("injected timeout", request=request)
+        if answer.lose_response:
+            raise httpx.ReadTimeout("injected lost response", request=request)
+        if answer.malformed:
+            return httpx.Response(200, content=b'{"result": [unterminated')
+        return httpx.Response(answer.status, json=answer.body)

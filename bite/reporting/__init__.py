@@ -1,0 +1,1 @@
+"""Presentation only: rich tables for the terminal, text for Telegram."""
