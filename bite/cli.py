@@ -546,7 +546,10 @@ def ping(
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
 ) -> None:
-    """One line per service: transport, reachable, latency, environment. Exit 75 if any is down."""
+    """One line per service: transport, reachable, latency, environment.
+
+    Exit 75 if any service is down, 2 if one refuses the credentials.
+    """
     import asyncio
 
     from bite.config.loader import load_config
@@ -567,6 +570,8 @@ def ping(
                 state = f"up {r.latency_ms:.0f} ms" if r.reachable else f"DOWN ({r.error})"
                 env = f" environment {r.environment}" if r.environment else ""
                 typer.echo(f"{r.service:<12} {r.transport:<6} {state}{env}")
+        if any(r.exit_code == ExitCode.USAGE for r in rows):
+            raise typer.Exit(int(ExitCode.USAGE))  # credentials refused
         if not all(r.reachable for r in rows):
             raise typer.Exit(int(ExitCode.TEMPFAIL))
 

@@ -80,6 +80,7 @@ def setup_logging(
         logger.removeFilter(old)
     logger.setLevel(level.upper())
     logger.propagate = False
+    guard_third_party_loggers(secrets)
     redactor = RedactingFilter(secrets)
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(logging.Formatter("bite %(levelname)s %(message)s"))
@@ -93,3 +94,22 @@ def setup_logging(
         handler.addFilter(redactor)
         logger.addHandler(handler)
     return logger
+
+
+THIRD_PARTY_LOGGERS = ("httpx", "httpcore")
+
+
+def guard_third_party_loggers(secrets: tuple[str, ...]) -> None:
+    """Redact the loggers of libraries that log URLs (httpx logs every request's URL).
+
+    Telegram's URL carries the bot token; a logger-level filter rewrites each
+    record before any handler, ours or another's, can see it.
+    """
+    for name in THIRD_PARTY_LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [f for f in logger.filters if isinstance(f, RedactingFilter)]:
+            secrets = tuple(dict.fromkeys((*old.secrets, *secrets)))
+            logger.removeFilter(old)
+        logger.addFilter(RedactingFilter(secrets))
+        if logger.level == logging.NOTSET or logger.level < logging.WARNING:
+            logger.setLevel(logging.WARNING)

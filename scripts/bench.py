@@ -59,6 +59,52 @@ class _Anchor:
         self.anchor = (seq, digest)
 
 
+def paper_benchmarks() -> list[tuple[str, str]]:
+    """A full chain build and the book_summary tool through the real client."""
+    import asyncio
+    import tempfile
+    from datetime import UTC, datetime, timedelta
+
+    from bite.clock import VirtualClock
+    from bite.config.schema import StrategyConfig
+    from bite.context import open_clients
+    from bite.paper.chain import Chain
+    from bite.paper.market import SyntheticMarket
+
+    market = SyntheticMarket(7)
+    t0 = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    hours = iter(range(10_000))
+
+    def build() -> int:
+        return len(Chain(market.state(t0 + timedelta(hours=next(hours))), 7).all_quotes())
+
+    size = build()
+    chain_ms = _median_ms(build, 15)
+    rows = [(f"paper chain build ({size} instruments)", f"{chain_ms:.1f} ms")]
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = VirtualClock(t0)
+
+        async def summary() -> float:
+            clients = open_clients(StrategyConfig(), clock, Path(tmp), environ={})
+            samples = []
+            try:
+                for k in range(15):
+                    clock.advance_to(t0 + timedelta(hours=k))
+                    start = time.perf_counter()
+                    chain = await clients.deribit.chain()
+                    samples.append((time.perf_counter() - start) * 1000)
+                    if not chain.quotes:
+                        raise RuntimeError("empty chain")
+            finally:
+                await clients.aclose()
+            return statistics.median(samples)
+
+        rows.append(
+            ("book_summary + parse through the client (paper)", f"{asyncio.run(summary()):.1f} ms")
+        )
+    return rows
+
+
 def audit_benchmarks() -> list[tuple[str, str]]:
     """Append latency, verify throughput at 10^6, boot check at 10^3 and 10^6 records."""
     import tempfile
@@ -112,6 +158,7 @@ def main() -> int:
     sel = _median_ms(lambda: select_strikes(chain, "bull", spot, now, cfg), 20)
     rows.append((f"select_strikes, real chain ({len(chain)} options)", f"{sel:.1f} ms"))
 
+    rows.extend(paper_benchmarks())
     rows.extend(audit_benchmarks())
 
     width = max(len(name) for name, _ in rows)

@@ -86,3 +86,13 @@ class MacroClient:
                 {"from": start.isoformat(), "to": end.isoformat(), "min_impact": min_impact},
             )
         )
+
+    async def asset_price(self, symbol: str) -> tuple[Decimal, datetime]:
+        """An asset's USD price and its time."""
+        r = await self.http.call(SERVICE, "asset_price", {"symbol": symbol})
+        if not isinstance(r, Mapping):
+            raise McpProtocolError(SERVICE, "asset_price", "answer is not an object")
+        return (
+            to_decimal(r.get("price_usd"), "asset_price", "price_usd"),
+            iso_to_time(r.get("time"), "asset_price", "time"),
+        )

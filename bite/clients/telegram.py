@@ -18,7 +18,7 @@ import httpx
 
 from bite.config.secrets import read_secret
 from bite.errors import ConfigError
-from bite.log import redact_text
+from bite.log import guard_third_party_loggers, redact_text
 
 log = logging.getLogger("bite.telegram")
 API = "https://api.telegram.org"
@@ -75,6 +75,7 @@ class TelegramClient:
         self.chat_id = chat_id
         self.sleep = sleep
         self.base_url = base_url.rstrip("/")
+        guard_third_party_loggers((token or "",))
         if not self.enabled:
             log.info("Telegram notifications are off (no bot token or chat id)")
 

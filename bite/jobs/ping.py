@@ -21,6 +21,7 @@ class PingRow:
     latency_ms: float
     environment: str | None
     error: str | None
+    exit_code: int = 0
 
 
 async def ping_services(
@@ -37,7 +38,9 @@ async def ping_services(
                 environment = await clients.deribit.environment() if name == "deribit" else None
                 rows.append(PingRow(name, transport, True, latency, environment, None))
             except McpError as exc:
-                rows.append(PingRow(name, transport, False, 0.0, None, exc.detail))
+                rows.append(
+                    PingRow(name, transport, False, 0.0, None, exc.detail, int(exc.exit_code))
+                )
     finally:
         await clients.aclose()
     return rows

@@ -144,8 +144,8 @@ def smile_iv(state: MarketState, forward: float, strike: float, days: float) -> 
 def quote(state: MarketState, listing: Listing, seed: int) -> PaperQuote:
     """The modelled quote of one listing."""
     days = (listing.expiry - state.time).total_seconds() / 86400
-    forward = state.forward(listing.expiry)
-    iv = smile_iv(state, forward, listing.strike, days)
+    forward = round(state.forward(listing.expiry), 4)
+    iv = round(smile_iv(state, forward, listing.strike, days), 2)  # published, then priced
     t = pricing.year_fraction(state.time, listing.expiry)
     value = pricing.price_eth(listing.option_type, forward, listing.strike, t, iv)
     mark = Decimal(f"{value:.6f}")

@@ -1,0 +1,109 @@
+"""A round trip over real HTTP: ``bite paper serve`` on 127.0.0.1, clients at its URL, ping."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.integration.cli_support import ROOT, bite
+
+
+@contextmanager
+def paper_server(tmp_path: Path, config_text: str = "", faults: str | None = None) -> Iterator[int]:
+    """Start ``bite paper serve --port 0``; yield its port; stop it."""
+    config = tmp_path / "server.yaml"
+    config.write_text(config_text, encoding="utf-8")
+    args = [
+        sys.executable,
+        "-m",
+        "bite",
+        "paper",
+        "serve",
+        "--port",
+        "0",
+        "--config",
+        str(config),
+        "--data-dir",
+        str(tmp_path / "server-data"),
+    ]
+    if faults:
+        args += ["--faults", faults]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERBERO_BITE_")}
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(json.loads(proc.stdout.readline())["port"])
+        yield port
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def client_config(tmp_path: Path, port: int) -> Path:
+    urls = "\n".join(
+        f"  {s}:\n    url: http://127.0.0.1:{port}/{s}"
+        for s in ("deribit", "hyperliquid", "macro", "sentiment")
+    )
+    path = tmp_path / "strategy.yaml"
+    path.write_text(f"services:\n{urls}\nexecution:\n  retry_waits_s: [0]\n", encoding="utf-8")
+    return path
+
+
+def test_ping_is_green_against_a_real_paper_server(tmp_path: Path) -> None:
+    with paper_server(tmp_path) as port:
+        result = bite(
+            "ping",
+            "--json",
+            "--config",
+            str(client_config(tmp_path, port)),
+            "--data-dir",
+            str(tmp_path / "data"),
+        )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["ok"] is True
+    assert [s["service"] for s in out["services"]] == [
+        "deribit",
+        "hyperliquid",
+        "macro",
+        "sentiment",
+    ]
+    assert out["services"][0]["environment"] == "paper"
+    assert not (tmp_path / "data" / "paper.sqlite").exists()  # the server holds the account
+
+
+def test_ping_exits_75_when_a_service_is_down(tmp_path: Path) -> None:
+    with paper_server(tmp_path) as port:
+        config = client_config(tmp_path, port)
+    result = bite("ping", "--config", str(config), "--data-dir", str(tmp_path / "data"))
+    assert result.returncode == 75
+    assert "DOWN" in result.stdout
+
+
+def test_the_server_checks_the_token_when_one_is_set(tmp_path: Path) -> None:
+    token = "serve-TOKEN-x1"
+    with paper_server(tmp_path, f"paper:\n  serve_token: {token}\n") as port:
+        config = client_config(tmp_path, port)
+        refused = bite("ping", "--config", str(config), "--data-dir", str(tmp_path / "d"))
+        env = {
+            f"CERBERO_BITE_MCP_{s.upper()}_TOKEN": token
+            for s in ("deribit", "hyperliquid", "macro", "sentiment")
+        }
+        allowed = bite("ping", "--config", str(config), "--data-dir", str(tmp_path / "d"), env=env)
+    assert refused.returncode == 2  # credentials refused: McpAuthError
+    assert allowed.returncode == 0, allowed.stderr
+    assert token not in refused.stdout + refused.stderr + allowed.stdout + allowed.stderr

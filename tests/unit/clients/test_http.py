@@ -1,0 +1,165 @@
+"""The shared transport: error mapping, retries only for reads and cancels, headers, redaction."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from bite.clients._exceptions import (
+    McpAuthError,
+    McpError,
+    McpProtocolError,
+    McpRequestError,
+    McpUnavailableError,
+)
+from bite.clients._http import Endpoint, McpHttp
+from bite.clients.deribit import DeribitClient
+from bite.clock import VirtualClock, WallClock
+from bite.config.schema import AnomalyConfig
+from bite.errors import ExitCode
+from pytest_httpx import HTTPXMock
+
+URL = "http://mcp-deribit.test:9011"
+TOKEN = "planted-TOKEN-abc123"
+
+
+def make_http(
+    clock: Any = None, waits: tuple[float, ...] = (1, 5, 30)
+) -> tuple[McpHttp, list[float]]:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    client = httpx.AsyncClient()
+    endpoint = Endpoint("deribit", URL, TOKEN, 5)
+    return McpHttp(client, {"deribit": endpoint}, clock or WallClock(), waits, sleep), slept
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "exit_code"),
+    [
+        (401, McpAuthError, ExitCode.USAGE),
+        (403, McpAuthError, ExitCode.USAGE),
+        (404, McpProtocolError, ExitCode.TEMPFAIL),
+        (400, McpRequestError, ExitCode.TEMPFAIL),
+        (422, McpRequestError, ExitCode.TEMPFAIL),
+    ],
+)
+def test_status_codes_map_onto_the_error_tree(
+    httpx_mock: HTTPXMock, status: int, error: type[McpError], exit_code: int
+) -> None:
+    httpx_mock.add_response(
+        url=f"{URL}/tools/index_price",
+        status_code=status,
+        json={"error": {"code": "x", "message": f"bad {TOKEN}"}},
+    )
+    http, slept = make_http()
+    with pytest.raises(error) as caught:
+        run(http.call("deribit", "index_price", {}))
+    assert caught.value.exit_code == exit_code
+    assert TOKEN not in str(caught.value)
+    assert slept == []  # never retried
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503])
+def test_unavailable_reads_retry_after_each_configured_wait(
+    httpx_mock: HTTPXMock, status: int
+) -> None:
+    for _ in range(3):
+        httpx_mock.add_response(url=f"{URL}/tools/index_price", status_code=status)
+    httpx_mock.add_response(
+        url=f"{URL}/tools/index_price",
+        json={"index_price": 3000.5, "estimated_delivery_price": 3000.5},
+    )
+    http, slept = make_http()
+    result = run(http.call("deribit", "index_price", {}))
+    assert result["index_price"] == 3000.5
+    assert slept == [1, 5, 30]
+    assert http.stats().counts["deribit.index_price"] == 4
+
+
+def test_reads_give_up_after_the_last_wait(httpx_mock: HTTPXMock) -> None:
+    for _ in range(4):
+        httpx_mock.add_response(url=f"{URL}/tools/index_price", status_code=503)
+    http, slept = make_http()
+    with pytest.raises(McpUnavailableError):
+        run(http.call("deribit", "index_price", {}))
+    assert slept == [1, 5, 30]
+
+
+def test_timeouts_and_connection_errors_are_unavailable(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_exception(httpx.ReadTimeout("slow"), url=f"{URL}/tools/index_price")
+    httpx_mock.add_exception(
+        httpx.ConnectError(f"cannot reach {URL}"), url=f"{URL}/tools/index_price"
+    )
+    http, _ = make_http(waits=(0,))
+    with pytest.raises(McpUnavailableError) as caught:
+        run(http.call("deribit", "index_price", {}))
+    assert URL not in str(caught.value)
+
+
+def test_placing_and_editing_are_never_retried(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{URL}/tools/place_combo_order", status_code=503)
+    httpx_mock.add_response(url=f"{URL}/tools/edit_order", status_code=503)
+    http, slept = make_http()
+    client = DeribitClient(http, WallClock(), AnomalyConfig())
+    legs = [{"instrument_name": "ETH-X-1-P", "direction": "sell"}]
+    with pytest.raises(McpUnavailableError):
+        run(client.place_combo_order(legs, "sell", 1, Decimal("0.005"), "bite-x"))
+    with pytest.raises(McpUnavailableError):
+        run(client.edit_order("o1", Decimal("0.004")))
+    assert slept == []
+    assert http.stats().total == 2
+
+
+def test_cancel_is_retried_like_a_read(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{URL}/tools/cancel_order", status_code=502)
+    httpx_mock.add_response(
+        url=f"{URL}/tools/cancel_order",
+        json={
+            "order_id": "o1",
+            "order_state": "cancelled",
+            "amount": 3,
+            "filled_amount": 1,
+            "price": 0.005,
+            "label": "bite-x",
+            "direction": "sell",
+        },
+    )
+    http, slept = make_http()
+    order = run(DeribitClient(http, WallClock(), AnomalyConfig()).cancel_order("o1"))
+    assert (order.state, order.filled_amount) == ("cancelled", 1)
+    assert slept == [1]
+
+
+def test_a_body_that_is_not_json_is_a_protocol_error(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{URL}/tools/index_price", content=b"<html>oops")
+    http, _ = make_http()
+    with pytest.raises(McpProtocolError):
+        run(http.call("deribit", "index_price", {}))
+
+
+def test_the_bearer_token_and_the_virtual_time_travel_in_headers(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{URL}/tools/environment", json={"environment": "paper"})
+    clock = VirtualClock(datetime(2026, 3, 2, 14, tzinfo=UTC))
+    http, _ = make_http(clock)
+    run(http.call("deribit", "environment", {}))
+    request = httpx_mock.get_requests()[0]
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert request.headers["X-Bite-Now"] == "2026-03-02T14:00:00.000000Z"
+
+
+def test_the_wall_clock_sends_no_time_header(httpx_mock: HTTPXMock) -> None:
+    httpx_mock.add_response(url=f"{URL}/tools/environment", json={"environment": "paper"})
+    http, _ = make_http()
+    run(http.call("deribit", "environment", {}))
+    assert "X-Bite-Now" not in httpx_mock.get_requests()[0].headers

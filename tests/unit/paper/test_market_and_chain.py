@@ -1,0 +1,173 @@
+"""The paper market and chain: deterministic, Deribit-like, priced by Black-76 with a put skew."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from bite.core import pricing
+from bite.core.ticks import is_on_schedule
+from bite.core.types import DERIBIT_ETH_OPTION_TICKS
+from bite.paper.chain import Chain, PaperQuote, expiries
+from bite.paper.market import (
+    DataFileError,
+    HistoricalMarket,
+    ScriptedMarket,
+    SyntheticMarket,
+    default_data_file,
+    read_daily_csv,
+)
+
+from tests.integration.cli_support import ROOT
+
+T = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+DUMP = """
+import json, sys
+from datetime import datetime, UTC
+from bite.paper.market import SyntheticMarket
+from bite.paper.chain import Chain
+c = Chain(SyntheticMarket(7).state(datetime(2026, 3, 2, 14, tzinfo=UTC)), 7)
+print(json.dumps([[q.listing.name, str(q.bid), str(q.ask), str(q.mark), q.bid_amount]
+                  for q in c.all_quotes()]))
+"""
+
+
+def test_the_same_seed_and_time_give_the_same_chain_in_two_processes() -> None:
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", DUMP], capture_output=True, text=True, check=True, cwd=ROOT
+        ).stdout
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert len(json.loads(runs[0])) > 500
+
+
+def test_a_different_seed_gives_a_different_market() -> None:
+    assert SyntheticMarket(7).state(T).index != SyntheticMarket(8).state(T).index
+
+
+def test_state_cost_does_not_grow_with_time() -> None:
+    far = SyntheticMarket(7).state(datetime(2090, 1, 1, tzinfo=UTC))
+    assert 1500 < far.index < 6000
+
+
+def test_expiries_are_at_eight_utc_on_the_right_days() -> None:
+    found = expiries(T)
+    assert all(x.hour == 8 and x.minute == 0 for x, _ in found)
+    days = [x.date().isoformat() for x, _ in found]
+    assert days[:3] == ["2026-03-03", "2026-03-04", "2026-03-05"]  # dailies
+    assert "2026-03-13" in days  # the Friday after next
+    assert "2026-03-27" in days  # last Friday of March: monthly and quarterly
+    assert "2026-06-26" in days and "2026-09-25" in days and "2026-12-25" in days
+    fridays = [x for x, kind in found if kind in ("week", "month")]
+    assert all(x.weekday() == 4 for x in fridays)
+    assert len(days) == len(set(days))
+
+
+def test_every_mark_reproduces_by_black_76_and_books_sit_on_the_tick() -> None:
+    chain = Chain(SyntheticMarket(7).state(T), 7)
+    quotes = chain.all_quotes()
+    for q in quotes:
+        t = pricing.year_fraction(T, q.listing.expiry)
+        model = pricing.price_eth(q.listing.option_type, q.forward, q.listing.strike, t, q.mark_iv)
+        assert abs(model - float(q.mark)) < 2e-6
+        assert q.ask is not None
+        assert is_on_schedule(q.ask, DERIBIT_ETH_OPTION_TICKS)
+        if q.bid is not None:
+            assert q.bid < q.ask
+            assert is_on_schedule(q.bid, DERIBIT_ETH_OPTION_TICKS)
+            assert q.bid <= q.mark <= q.ask
+
+
+def test_otm_puts_carry_more_vol_than_otm_calls_at_the_same_distance() -> None:
+    state = SyntheticMarket(7).state(T)
+    chain = Chain(state, 7)
+    expiry = next(x for x, _ in expiries(T) if (x - T).days >= 10)
+    forward = state.forward(expiry)
+    by_name = {q.listing.name: q for q in chain.all_quotes() if q.listing.expiry == expiry}
+    puts = sorted(
+        (
+            q
+            for q in by_name.values()
+            if q.listing.option_type == "put" and q.listing.strike < forward
+        ),
+        key=lambda q: -q.listing.strike,
+    )
+    calls = sorted(
+        (
+            q
+            for q in by_name.values()
+            if q.listing.option_type == "call" and q.listing.strike > forward
+        ),
+        key=lambda q: q.listing.strike,
+    )
+    for put, call in zip(puts[2:8], calls[2:8], strict=True):
+        assert put.mark_iv > call.mark_iv
+
+
+def test_spreads_widen_far_out_of_the_money() -> None:
+    chain = Chain(SyntheticMarket(7).state(T), 7)
+    expiry = next(x for x, _ in expiries(T) if (x - T).days >= 10)
+    calls = sorted(
+        (
+            q
+            for q in chain.all_quotes()
+            if q.listing.expiry == expiry and q.listing.option_type == "call" and q.bid
+        ),
+        key=lambda q: q.listing.strike,
+    )
+    near, far = calls[len(calls) // 2], calls[-3]
+    assert relative_spread(far) > relative_spread(near)
+
+
+def relative_spread(q: PaperQuote) -> float:
+    assert q.ask is not None and q.bid is not None
+    return float((q.ask - q.bid) / q.mark)
+
+
+def test_historical_market_meets_each_daily_close() -> None:
+    prices = read_daily_csv(default_data_file("eth_usd_daily.csv"))
+    dvol = read_daily_csv(default_data_file("eth_dvol.csv"))
+    market = HistoricalMarket(prices, dvol, seed=7)
+    close = next(p.value for p in prices if p.day.isoformat() == "2022-06-18")
+    at_midnight = market.state(datetime(2022, 6, 19, tzinfo=UTC))
+    assert at_midnight.index == pytest.approx(close, rel=1e-9)
+    assert market.state(datetime(2022, 6, 18, 12, tzinfo=UTC)).dvol > 0
+
+
+def test_a_gap_a_duplicate_and_a_bad_number_are_refused_with_the_line(tmp_path: Path) -> None:
+    for body, problem in (
+        ("2024-01-01,1\n2024-01-03,2\n", "gap"),
+        ("2024-01-01,1\n2024-01-01,2\n", "duplicate"),
+        ("2024-01-01,1\n2024-01-02,abc\n", "bad"),
+    ):
+        path = tmp_path / "p.csv"
+        path.write_text("date,close\n" + body, encoding="utf-8")
+        with pytest.raises(DataFileError, match=problem) as caught:
+            read_daily_csv(path)
+        assert f"{path}:3" in str(caught.value)
+
+
+def test_scripted_market_interpolates_between_points(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "points:\n  - {time: '2026-03-02T00:00:00Z', spot: 3000, dvol: 60}\n"
+        "  - {time: '2026-03-03T00:00:00Z', spot: 2800, dvol: 80}\n",
+        encoding="utf-8",
+    )
+    market = ScriptedMarket.from_file(path)
+    mid = market.state(datetime(2026, 3, 2, 12, tzinfo=UTC))
+    assert (mid.index, mid.dvol) == (2900.0, 70.0)
+    assert market.state(T + timedelta(days=30)).index == 2800.0
+
+
+def test_decimal_marks_are_exact_text() -> None:
+    q = Chain(SyntheticMarket(7).state(T), 7).all_quotes()[0]
+    assert isinstance(q.mark, Decimal)
