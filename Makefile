@@ -35,8 +35,7 @@ install: $(BIN)/.installed ## Install bite and its runtime dependencies into .ve
 install-dev: $(BIN)/.installed-dev ## Install bite with the development tools
 
 run: install ## Run one entry cycle as a dry run on the embedded paper exchange
-	@echo "bite entry-run --dry-run arrives with the jobs (issue 5); until then this checks the config."
-	$(BIN)/bite config validate
+	$(BIN)/bite entry-run --dry-run
 
 test: install-dev ## Run the whole test suite
 	$(BIN)/pytest -q

@@ -536,6 +536,71 @@ def backup_restore(
             )
 
 
+# -- the jobs -----------------------------------------------------------------------------
+
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Run the whole cycle on live data and write nothing, send nothing."
+    ),
+]
+
+
+def _lock_option(default: float) -> Any:
+    return typer.Option("--lock-timeout", help="Seconds to wait for the job lock.")
+
+
+def _finish(report: Any, as_json: bool, printer: Any) -> None:
+    data = report.to_json()
+    if as_json:
+        _emit(data)
+    else:
+        printer(data)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+@app.command("entry-run")
+def entry_run(
+    dry_run: DryRunOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    lock_timeout: Annotated[float, _lock_option(300)] = 300,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """One entry cycle: validate, pick strikes, size, and work the order through its ladder."""
+    import asyncio
+
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.jobs.entry import run_entry_cycle
+    from bite.jobs.runner import execute
+    from bite.reporting.tables import print_entry
+
+    async def cycle(run: Any) -> tuple[str, list[str], dict[str, Any]]:
+        outcome = await run_entry_cycle(run)
+        return outcome.status, outcome.reasons, outcome.to_json()
+
+    with _exit_codes():
+        clock = _clock(config)
+        directory = resolve_data_dir(data_dir)
+        _setup(None if dry_run else directory, log_level, clock.now())
+        report = asyncio.run(
+            execute(
+                "entry-run",
+                "entry",
+                cycle,
+                config_path=resolve_config_path(config),
+                data_dir=directory,
+                clock=clock,
+                dry_run=dry_run,
+                lock_timeout_s=lock_timeout,
+                trading=True,
+            )
+        )
+        _finish(report, as_json, print_entry)
+
+
 # -- services and the paper exchange ------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Literal
 
 from bite.config.schema import IMPACT_RANK, StrategyConfig
@@ -120,7 +121,7 @@ def validate_entry(ctx: EntryContext, cfg: StrategyConfig) -> EntryDecision:
     if ctx.fear_greed is not None and not e.fear_greed_min <= ctx.fear_greed <= e.fear_greed_max:
         reasons.add("sentiment_extreme")
 
-    numbers["equity_eur"] = str(ctx.equity_eur)
+    numbers["equity_eur"] = str(ctx.equity_eur.quantize(Decimal("0.01")))
     if ctx.equity_eur < e.min_equity_eur:
         reasons.add("equity_low")
 

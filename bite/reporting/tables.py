@@ -41,3 +41,83 @@ def paper_status_tables(status: dict[str, Any], console: Console | None = None) 
             o["order_state"],
         )
     out.print(orders)
+
+
+def print_entry(report: dict[str, Any], console: Console | None = None) -> None:
+    """The entry decision for a person: status, why, and the proposal when there is one."""
+    out = console or Console()
+    mode = "DRY RUN — nothing sent" if report["dry_run"] else "live"
+    approved = report.get("config_approved")
+    out.print(
+        f"[bold]entry-run[/bold] ({mode}) on {report.get('environment')} at "
+        f"{report['started_at']}: [bold]{report['status']}[/bold]"
+        + (f" — config approved: {approved}" if approved is not None else "")
+    )
+    if report.get("reasons"):
+        out.print("reasons: " + ", ".join(report["reasons"]))
+    if report.get("message"):
+        out.print(report["message"])
+    numbers = report.get("numbers") or {}
+    if numbers:
+        table = Table(title="What the rules measured")
+        table.add_column("input")
+        table.add_column("value", justify="right")
+        for key in (
+            "spot",
+            "dvol",
+            "dvol_rise_24h",
+            "realized_vol_10d",
+            "vol_premium",
+            "return_24h_pct",
+            "funding_annual_pct",
+            "fear_greed",
+            "equity_eur",
+            "bias",
+            "ema_fast",
+            "ema_slow",
+            "return_7d_pct",
+            "risk_fraction",
+            "contracts",
+            "budget_eur",
+            "binding_cap",
+            "macro_hold",
+        ):
+            if key in numbers and numbers[key] is not None:
+                value = numbers[key]
+                table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+        out.print(table)
+    proposal = report.get("proposal")
+    if proposal:
+        table = Table(title=f"Proposal {proposal['label']}")
+        table.add_column("field")
+        table.add_column("value")
+        short, long = proposal["short"], proposal["long"]
+        rows = [
+            ("spread", proposal["spread_type"]),
+            ("sell", f"{short['instrument_name']} x{short['amount']}"),
+            ("buy", f"{long['instrument_name']} x{long['amount']}"),
+            ("expiry", f"{proposal['expiry']} ({float(proposal['dte']):.2f} days)"),
+            (
+                "credit",
+                f"{proposal['credit_eth']} ETH each = {float(proposal['credit_usd']):.2f}"
+                f" USD = {float(proposal['credit_eur']):.2f} EUR",
+            ),
+            ("width", f"{proposal['width_usd']} USD"),
+            (
+                "max loss",
+                f"{float(proposal['max_loss_usd']):.2f} USD (sizing loss "
+                f"{float(proposal['sizing_loss_usd']):.2f} USD)",
+            ),
+            ("breakeven", f"{float(proposal['breakeven_usd']):.2f} USD"),
+            ("net delta", f"{proposal['greeks']['delta']:+.3f} ETH"),
+            ("limit ladder", " -> ".join(proposal["ladder"]) + " ETH"),
+        ]
+        for row in rows:
+            table.add_row(*row)
+        out.print(table)
+    order = report.get("order")
+    if order:
+        out.print(
+            f"order {order['label']}: {order['state']}, filled {order['filled']}"
+            f" at {order['average_price']}; prices tried {', '.join(order['prices'])}"
+        )

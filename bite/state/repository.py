@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bite.clock import iso_z
-from bite.core.types import ComboProposal
+from bite.clock import iso_z, parse_instant
+from bite.core.types import ComboProposal, TradeOutcome
 from bite.state.db import transaction
 from bite.state.models import (
     ConfigVersion,
@@ -23,6 +23,11 @@ from bite.state.models import (
 )
 
 ANCHOR_KEY = "audit_anchor"
+
+
+def parse_iso_z(text: str) -> datetime:
+    """A stored time back as a UTC datetime."""
+    return parse_instant(text)
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -283,6 +288,39 @@ class Repository:
             closed_at=row["closed_at"],
             sample_id=row["sample_id"],
         )
+
+    def closed_trades(self) -> list[TradeOutcome]:
+        """Closed and expired positions with a realized R, as the Kelly estimate needs them."""
+        rows = self.conn.execute(
+            "SELECT closed_at, realized_pnl_eur, sizing_loss_eur, equity_eur_at_close"
+            " FROM positions WHERE status IN ('closed', 'expired') AND closed_at IS NOT NULL"
+            " AND r_multiple IS NOT NULL ORDER BY closed_at"
+        ).fetchall()
+        out = []
+        for row in rows:
+            loss = Decimal(row["sizing_loss_eur"])
+            if loss <= 0:
+                continue
+            equity = Decimal(row["equity_eur_at_close"] or "0")
+            out.append(
+                TradeOutcome(
+                    closed_at=parse_iso_z(row["closed_at"]),
+                    pnl_eur=Decimal(row["realized_pnl_eur"]),
+                    sizing_loss_eur=loss,
+                    equity_eur_after=equity,
+                )
+            )
+        return out
+
+    def proposal_of(self, position_id: str) -> dict[str, Any]:
+        """The stored proposal of a position (decoded JSON)."""
+        row = self.conn.execute(
+            "SELECT proposal FROM positions WHERE id = ?", (position_id,)
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no position {position_id}")
+        data: dict[str, Any] = json.loads(row["proposal"])
+        return data
 
     # -- orders and fills -------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ def test_a_new_database_is_marked_and_tuned(tmp_path: Path) -> None:
     repo = repo_at(tmp_path)
     conn = repo.conn
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
@@ -57,7 +57,7 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
     assert apply_migrations(repo.conn, tmp_path) == 0
     repo.close()
     again = repo_at(tmp_path)
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_a_newer_schema_is_refused_not_recreated(tmp_path: Path) -> None:

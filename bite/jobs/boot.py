@@ -1,0 +1,149 @@
+"""The boot of a job (operations.md 1) and the run it builds.
+
+Order: the job lock; the config file read (an error kept, not yet fatal);
+SQLite opened and migrated; the audit anchor checked; the config chosen
+(entry needs it approved); the broker's environment checked against that
+config before any private call; then the job's recovery and cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from bite.clients._exceptions import McpError
+from bite.clock import Clock
+from bite.config.loader import LoadedConfig
+from bite.config.schema import StrategyConfig
+from bite.context import Clients, StateContext, open_clients, open_state, try_load_config
+from bite.errors import ConfigError, IntegrityError
+from bite.jobs.alerts import Alerts
+from bite.paper.crash import check_crash_point
+from bite.safety.audit_log import BootResult
+from bite.safety.config_approval import ConfigChoice, Job, choose_config
+from bite.safety.kill_switch import audit_boot_check
+
+log = logging.getLogger("bite.boot")
+
+
+class EnvironmentMismatchError(IntegrityError):
+    """The broker is in another environment than the config says."""
+
+
+@dataclass
+class Run:
+    """Everything one job run works with."""
+
+    job: str
+    cfg: StrategyConfig
+    choice: ConfigChoice
+    clock: Clock
+    state: StateContext
+    clients: Clients
+    alerts: Alerts
+    data_dir: Path
+    dry_run: bool
+    audit_boot: BootResult
+    run_id: int | None
+
+    @property
+    def environment(self) -> str:
+        """The configured environment."""
+        return self.cfg.execution.environment
+
+
+async def boot(
+    job: str,
+    approval_job: Job,
+    config_path: Path,
+    data_dir: Path,
+    clock: Clock,
+    *,
+    dry_run: bool,
+    environ: Mapping[str, str] | None = None,
+) -> Run:
+    """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run."""
+    env = os.environ if environ is None else environ
+    loaded: LoadedConfig | ConfigError = try_load_config(config_path)
+    state = open_state(data_dir)
+    try:
+        now = clock.now()
+        audit_result = audit_boot_check(
+            state.audit, state.kill_switch, now, source=job, dry_run=dry_run
+        )
+        choice = choose_config(approval_job, loaded, state.repo, state.audit, now, dry_run=dry_run)
+        cfg = choice.config
+        if cfg.execution.environment == "paper":
+            check_crash_point(env)
+        clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent, environ=env)
+    except BaseException:
+        state.close()
+        raise
+    alerts = Alerts(
+        state.repo, state.audit, clients.telegram, state.kill_switch, cfg, clock, dry_run, job
+    )
+    run_id = state.repo.start_run(job, now, dry_run=dry_run)
+    run = Run(
+        job, cfg, choice, clock, state, clients, alerts, data_dir, dry_run, audit_result, run_id
+    )
+    if not dry_run:
+        state.audit.append(
+            "ENGINE_START",
+            {
+                "job": job,
+                "config_hash": choice.hash,
+                "environment": cfg.execution.environment,
+                "config_source": choice.source,
+            },
+            now,
+        )
+    for severity, message in choice.alerts:
+        await alerts.emit(severity, "config", "config_choice", message)  # type: ignore[arg-type]
+    if audit_result.outcome == "mismatch":
+        await alerts.emit("CRITICAL", "audit", "audit_mismatch", audit_result.detail)
+    return run
+
+
+async def check_environment(run: Run) -> None:
+    """Ask the broker which environment it is, before any private call; a mismatch ends the run."""
+    try:
+        actual = await run.clients.deribit.environment()
+    except McpError:
+        raise
+    expected = run.environment
+    if actual != expected:
+        message = (
+            f"the broker says {actual!r} but the config says {expected!r}: nothing "
+            "private is called, not even a cancel"
+        )
+        if not run.dry_run:
+            run.state.kill_switch.arm("environment_mismatch", "integrity", run.job, run.clock.now())
+        await run.alerts.emit("CRITICAL", "environment", "environment_mismatch", message)
+        raise EnvironmentMismatchError(message)
+
+
+async def close_run(
+    run: Run,
+    *,
+    status: str,
+    exit_code: int,
+    reasons: list[str],
+    details: dict[str, object] | None = None,
+) -> None:
+    """Record the run's end and release the clients and the database."""
+    try:
+        if run.run_id is not None:
+            run.state.repo.finish_run(
+                run.run_id,
+                run.clock.now(),
+                status=status,
+                exit_code=exit_code,
+                reasons=reasons,
+                details=details,
+            )
+    finally:
+        await run.clients.aclose()
+        run.state.close()

@@ -1,0 +1,359 @@
+"""``bite entry-run``: one entry cycle (strategy.md 2-8, operations.md 1 and 4).
+
+Snapshot (in parallel) -> Kelly estimate -> entry rules -> bias -> strikes ->
+macro hold -> fresh tickers of the chosen legs -> sizing -> liquidity ->
+proposal -> delta limit -> (dry run: report ``would_enter``) -> position and
+order rows committed -> the order worked through its ladder -> the position
+opened with what filled.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from bite.clients._exceptions import McpDataAnomalyError
+from bite.core.bias import assess_bias
+from bite.core.combo_builder import build_proposal, entry_ladder, ladder_bounds, required_credit
+from bite.core.entry_validator import macro_hold, validate_entry, validate_proposal
+from bite.core.fees import round_trip_fee
+from bite.core.kelly_recalibration import recalibrate_kelly
+from bite.core.liquidity_gate import check_liquidity
+from bite.core.sizing_engine import compute_contracts
+from bite.core.strike_selector import select_strikes
+from bite.core.types import (
+    ComboProposal,
+    EntryContext,
+    KellyEstimate,
+    PositionGreeks,
+    SizingContext,
+)
+from bite.jobs.boot import Run
+from bite.jobs.orders import work_order
+from bite.jobs.snapshot import MarketSnapshot, gather
+from bite.paper.crash import crash_point
+from bite.reporting.messages import entry_message
+from bite.safety.order_guards import GuardedOrder
+from bite.state.repository import parse_iso_z
+
+log = logging.getLogger("bite.entry")
+
+
+@dataclass
+class EntryOutcome:
+    """What the cycle decided and did."""
+
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    proposal: ComboProposal | None = None
+    numbers: dict[str, Any] = field(default_factory=dict)
+    order: dict[str, Any] | None = None
+    kelly: KellyEstimate | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The job-specific fields of the ``--json`` object."""
+        return {
+            "proposal": _proposal_json(self.proposal) if self.proposal else None,
+            "numbers": self.numbers,
+            "order": self.order,
+            "kelly": asdict(self.kelly) if self.kelly else None,
+        }
+
+
+def _proposal_json(p: ComboProposal) -> dict[str, Any]:
+    data = asdict(p)
+    data["ladder"] = [str(x) for x in p.ladder]
+    return data
+
+
+def new_proposal_id() -> str:
+    """A fresh proposal id (live runs; backtests derive theirs from the seed and slot)."""
+    return uuid.uuid4().hex[:16]
+
+
+def _kelly(run: Run) -> KellyEstimate:
+    sample = run.state.repo.current_sample()
+    start = parse_iso_z(sample[1]) if sample else None
+    return recalibrate_kelly(run.state.repo.closed_trades(), run.cfg, sample_start=start)
+
+
+def _open_greeks(run: Run) -> PositionGreeks:
+    total = PositionGreeks()
+    for row in run.state.repo.positions(("open", "closing")):
+        g = run.state.repo.proposal_of(row.id).get("greeks", {})
+        scale = row.contracts / max(row.contracts_proposed, 1)
+        total = PositionGreeks(
+            delta=total.delta + g.get("delta", 0) * scale,
+            gamma=total.gamma + g.get("gamma", 0) * scale,
+            vega=total.vega + g.get("vega", 0) * scale,
+            theta=total.theta + g.get("theta", 0) * scale,
+        )
+    return total
+
+
+async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryOutcome:
+    """One entry cycle; see the module docstring for the order of the rules."""
+    cfg = run.cfg
+    now = run.clock.now()
+    if run.choice.refused:
+        return EntryOutcome("config_unapproved", ["config_unapproved"])
+    snap = await gather(run.clients, cfg, now)
+    kelly = _kelly(run)
+    if not run.dry_run:
+        sample = run.state.repo.current_sample()
+        run.state.repo.add_kelly_estimate(now, sample[0] if sample else None, kelly)
+    switch = run.state.kill_switch.status()
+    open_count = len(run.state.repo.positions(("proposed", "awaiting_fill", "open", "closing")))
+    ctx = EntryContext(
+        now=now,
+        kill_switch_armed=switch.armed,
+        open_positions=open_count,
+        spot=snap.spot,
+        dvol=snap.dvol,
+        dvol_24h_ago=snap.dvol_24h_ago,
+        daily_closes=snap.daily,
+        return_24h_pct=snap.return_24h_pct,
+        funding_annual_pct=snap.funding.annual_pct if snap.funding else None,
+        macro_events=snap.events,
+        calendar_horizon=None,
+        fear_greed=snap.fear_greed.value if snap.fear_greed else None,
+        equity_eur=snap.equity_eur,
+        kelly=kelly,
+        timestamps=snap.timestamps(),
+        unavailable=snap.unavailable,
+    )
+    decision = validate_entry(ctx, cfg)
+    numbers: dict[str, Any] = dict(decision.numbers)
+    bias = assess_bias(snap.spot, snap.daily, ctx.funding_annual_pct, cfg.bias)
+    numbers.update(
+        {
+            "bias": bias.bias,
+            "ema_fast": bias.ema_fast,
+            "ema_slow": bias.ema_slow,
+            "return_7d_pct": bias.return_7d_pct,
+            "spot": str(snap.spot),
+            "risk_fraction": kelly.risk_fraction,
+        }
+    )
+    reasons = list(decision.reasons)
+    if bias.bias is None:
+        reasons.append("no_bias")
+    if reasons:
+        return EntryOutcome("no_entry", reasons, numbers=numbers, kelly=kelly)
+    if bias.bias is None or snap.chain is None:
+        return EntryOutcome("no_entry", ["no_bias"], numbers=numbers, kelly=kelly)
+    pair = select_strikes(snap.chain.quotes, bias.bias, snap.spot, now, cfg)
+    if pair is None:
+        return EntryOutcome("no_entry", ["no_strike"], numbers=numbers, kelly=kelly)
+    hold = macro_hold(snap.events or (), now, pair.short.expiry, cfg)
+    if hold.action == "block":
+        return EntryOutcome("no_entry", ["macro_blackout"], numbers=numbers, kelly=kelly)
+    try:
+        short = await run.clients.deribit.ticker(pair.short.name)
+        long = await run.clients.deribit.ticker(pair.long.name)
+    except McpDataAnomalyError as exc:
+        await run.alerts.emit(
+            "HIGH",
+            "market_data",
+            "leg_anomaly",
+            f"the chosen legs' quotes are not plausible: {exc.detail}",
+        )
+        return EntryOutcome("no_entry", ["leg_anomaly"], numbers=numbers, kelly=kelly)
+    if snap.eur_usd is None:
+        return EntryOutcome("no_entry", ["input_unavailable"], numbers=numbers, kelly=kelly)
+    fees_rt = round_trip_fee(short.mid, long.mid, cfg.fees)
+    legs = [
+        {"instrument_name": short.name, "direction": "sell"},
+        {"instrument_name": long.name, "direction": "buy"},
+    ]
+    estimate = await run.clients.deribit.margin_estimate(legs, 1, pair.ladder_top)
+    sizing = compute_contracts(
+        SizingContext(
+            equity_eur=snap.equity_eur,
+            equity_eth=snap.equity_eth,
+            eur_usd=snap.eur_usd.rate,
+            risk_fraction=kelly.risk_fraction,
+            halve_for_macro=hold.action == "halve",
+            width_usd=pair.width_usd,
+            fees_round_trip_eth=fees_rt,
+            spot=snap.spot,
+            short=short,
+            long=long,
+            account_initial_margin_eth=snap.initial_margin_eth,
+            order_margin_eth_per_contract=estimate,
+        ),
+        cfg,
+    )
+    numbers.update(
+        {
+            "contracts": sizing.contracts,
+            "budget_eur": str(sizing.budget_eur),
+            "binding_cap": sizing.binding_cap,
+            "macro_hold": hold.action,
+        }
+    )
+    if sizing.reason is not None:
+        return EntryOutcome("no_entry", [sizing.reason], numbers=numbers, kelly=kelly)
+    gate = check_liquidity(short, long, sizing.contracts, cfg, spot=snap.spot)
+    numbers.update(dict(gate.numbers))
+    if not gate.passed:
+        return EntryOutcome("no_entry", list(gate.reasons), numbers=numbers, kelly=kelly)
+    pid = proposal_id or new_proposal_id()
+    try:
+        proposal = build_proposal(
+            short, long, sizing.contracts, snap.spot, now, pid, cfg, eur_usd=snap.eur_usd.rate
+        )
+    except ValueError as exc:
+        log.info("no proposal at fresh quotes: %s", exc)
+        return EntryOutcome("no_entry", ["no_strike"], numbers=numbers, kelly=kelly)
+    check = validate_proposal(proposal, _open_greeks(run), cfg)
+    if not check.accepted:
+        return EntryOutcome("no_entry", list(check.reasons), proposal, numbers, kelly=kelly)
+    if run.dry_run:
+        return EntryOutcome("would_enter", [], proposal, numbers, kelly=kelly)
+    return await _place_entry(
+        run, proposal, sizing.sizing_loss_eur * proposal.contracts, snap, numbers, kelly
+    )
+
+
+async def _place_entry(
+    run: Run,
+    proposal: ComboProposal,
+    sizing_loss_eur: Decimal,
+    snap: MarketSnapshot,
+    numbers: dict[str, Any],
+    kelly: KellyEstimate,
+) -> EntryOutcome:
+    repo = run.state.repo
+    cfg = run.cfg
+    sample = repo.current_sample()
+    repo.insert_proposed(
+        proposal,
+        sizing_loss_eur=sizing_loss_eur,
+        dvol_at_entry=snap.dvol or 0.0,
+        sample_id=sample[0] if sample else None,
+    )
+    run.state.audit.append(
+        "ENTRY_PROPOSED",
+        {
+            "proposal_id": proposal.proposal_id,
+            "label": proposal.label,
+            "short": proposal.short.instrument_name,
+            "long": proposal.long.instrument_name,
+            "contracts": proposal.contracts,
+            "ladder": list(proposal.ladder),
+            "max_loss_usd": proposal.max_loss_usd,
+        },
+        run.clock.now(),
+    )
+    crash_point("after_proposed_commit")
+    legs = [
+        {"instrument_name": proposal.short.instrument_name, "direction": "sell"},
+        {"instrument_name": proposal.long.instrument_name, "direction": "buy"},
+    ]
+    guarded = GuardedOrder(
+        kind="entry",
+        proposal_id=proposal.proposal_id,
+        label=proposal.label,
+        attempt=0,
+        legs=tuple(
+            (
+                leg.instrument_name,
+                leg.direction,
+                leg.option_type,
+                leg.strike,
+                leg.expiry.isoformat(),
+            )
+            for leg in (proposal.short, proposal.long)
+        ),
+        side="sell",
+        amount=proposal.contracts,
+        price=proposal.ladder[0],
+        width_usd=proposal.width_usd,
+        forward=proposal.forward,
+        spread_type=proposal.spread_type,
+        held=0,
+        sizing_loss_eur=sizing_loss_eur,
+    )
+    repo.transition(proposal.proposal_id, "awaiting_fill", run.clock.now())
+
+    async def reprice(step: int) -> Decimal | None:
+        s = await run.clients.deribit.ticker(proposal.short.instrument_name)
+        lg = await run.clients.deribit.ticker(proposal.long.instrument_name)
+        tick = cfg.execution.combo_tick
+        fees = round_trip_fee(s.mid, lg.mid, cfg.fees)
+        need = required_credit(proposal.width_usd, snap.spot, fees, cfg.strikes.min_credit_to_width)
+        floor, top = ladder_bounds(
+            (s.bid or Decimal(0)) - (lg.ask or Decimal(0)), s.mid - lg.mid, need, tick
+        )
+        floor = max(floor, proposal.ladder_floor)  # never past the original floor
+        steps = cfg.execution.reprice_steps
+        if floor > top:
+            return proposal.ladder[min(step, steps)]
+        return entry_ladder(floor, top, steps, tick)[min(step, steps)]
+
+    outcome = await work_order(
+        run,
+        position_id=proposal.proposal_id,
+        kind="entry",
+        attempt=0,
+        guarded=guarded,
+        legs=legs,
+        ladder=proposal.ladder,
+        reprice=reprice,
+        risk_exit=False,
+        sent_point="after_order_sent",
+    )
+    order_json = {
+        "label": proposal.label,
+        "order_id": outcome.broker_order_id,
+        "state": outcome.state,
+        "filled": outcome.filled,
+        "average_price": str(outcome.average_price) if outcome.average_price else None,
+        "prices": [str(p) for p in outcome.prices],
+        "refused": outcome.refused,
+        "reject_reason": outcome.reject_reason,
+    }
+    now = run.clock.now()
+    if outcome.filled > 0:
+        credit = outcome.average_price or proposal.credit_eth
+        repo.transition(
+            proposal.proposal_id,
+            "open",
+            now,
+            contracts=outcome.filled,
+            entry_credit_eth=credit,
+            entry_credit_usd=credit * proposal.spot,
+            entry_credit_eur=credit * proposal.spot / proposal.eur_usd,
+            opened_at=now,
+        )
+        run.state.audit.append(
+            "ENTRY_FILLED",
+            {"proposal_id": proposal.proposal_id, "contracts": outcome.filled, "credit": credit},
+            now,
+        )
+        status = "entered" if outcome.filled >= proposal.contracts else "entered_partial"
+        await run.alerts.notify(entry_message(proposal, outcome.filled, credit, status))
+        return EntryOutcome(status, [], proposal, numbers, order_json, kelly)
+    repo.transition(proposal.proposal_id, "cancelled", now)
+    run.state.audit.append(
+        "ENTRY_CANCELLED",
+        {
+            "proposal_id": proposal.proposal_id,
+            "reason": outcome.refused or outcome.reject_reason or "unfilled",
+        },
+        now,
+    )
+    reasons = [outcome.refused] if outcome.refused else []
+    if outcome.reject_reason:
+        await run.alerts.emit(
+            "HIGH",
+            "broker",
+            "order_rejected",
+            f"entry {proposal.label} rejected: {outcome.reject_reason}",
+        )
+        reasons.append(f"rejected:{outcome.reject_reason}")
+    return EntryOutcome("unfilled", reasons, proposal, numbers, order_json, kelly)

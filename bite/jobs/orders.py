@@ -1,0 +1,298 @@
+"""Working one combo order end to end (operations.md 4): no order is left working at exit.
+
+The order row is committed before the order is sent. Right before every send
+or edit the kill switch is re-read and the guards run. Placement is never
+retried blindly: after a lost answer the order is looked up by its label and
+adopted; only when the broker has no such order is it sent again, once. Every
+``reprice_every_s`` the price moves along a ladder recomputed from fresh
+quotes; at ``fill_timeout_s`` the order is cancelled, and the cancel's answer
+gives the final filled amount. Fills are stored by ``trade_id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+from bite.clients._exceptions import McpUnavailableError
+from bite.clients.deribit import BrokerOrder, BrokerTrade
+from bite.jobs.boot import Run
+from bite.paper.crash import crash_point
+from bite.safety.kill_switch import permission
+from bite.safety.order_guards import GuardedOrder, guard_problems
+from bite.state.models import NewFill
+
+log = logging.getLogger("bite.orders")
+SETTLEMENT_START = time(7, 30)
+SETTLEMENT_END = time(8, 5)
+
+Reprice = Callable[[int], Awaitable[Decimal | None]]
+
+
+@dataclass
+class OrderOutcome:
+    """How an order ended."""
+
+    order_row: int
+    broker_order_id: str | None
+    state: str
+    filled: int
+    average_price: Decimal | None
+    trades: list[BrokerTrade] = field(default_factory=list)
+    refused: str | None = None
+    reject_reason: str | None = None
+    prices: list[Decimal] = field(default_factory=list)
+
+
+async def wait_out_settlement(run: Run) -> None:
+    """Before a send or edit inside 07:30-08:05 UTC, wait (on the run's clock) until 08:05."""
+    now = run.clock.now()
+    if SETTLEMENT_START <= now.time() < SETTLEMENT_END:
+        until = datetime.combine(now.date(), SETTLEMENT_END, tzinfo=now.tzinfo)
+        log.info("Deribit settlement window: waiting until %s", until.isoformat())
+        await _sleep(run, (until - now).total_seconds())
+
+
+async def _sleep(run: Run, seconds: float) -> None:
+    if run.clock.virtual:
+        run.clock.sleep(seconds)
+    else:
+        await asyncio.sleep(seconds)
+
+
+async def _may_send(run: Run, guarded: GuardedOrder, risk_exit: bool) -> str | None:
+    """Re-read the switch and run the guards; the reason not to send, or None."""
+    switch = run.state.kill_switch.status()
+    verdict = permission(
+        switch,
+        order="entry" if guarded.kind == "entry" else "exit",
+        risk_exit=risk_exit,
+        exits_when_operational=run.cfg.kill_switch.exits_when_operational,
+    )
+    if not verdict.allowed:
+        return "kill_switch_armed"
+    existing = run.state.repo.order_by_label(guarded.label)
+    owned_elsewhere = existing is not None and existing.position_id != guarded.proposal_id
+    problems = guard_problems(
+        guarded,
+        run.cfg,
+        combo_tick=run.cfg.execution.combo_tick,
+        label_owned_elsewhere=owned_elsewhere,
+    )
+    if problems:
+        await run.alerts.emit(
+            "CRITICAL",
+            "order_guard",
+            "order_guard",
+            f"order {guarded.label} blocked: {'; '.join(problems)}",
+            integrity=True,
+        )
+        return "order_guard"
+    return None
+
+
+async def _place(run: Run, guarded: GuardedOrder, legs: list[dict[str, str]]) -> BrokerOrder:
+    """Place once; after a lost answer adopt the order found by label, or send once more."""
+    d = run.clients.deribit
+    try:
+        result = await d.place_combo_order(
+            legs, guarded.side, guarded.amount, guarded.price, guarded.label
+        )
+        return result.order
+    except McpUnavailableError as exc:
+        log.warning("no answer to placing %s (%s): looking it up by label", guarded.label, exc)
+        found = await d.orders_by_label(guarded.label)
+        if found:
+            log.warning("order %s was accepted: adopting %s", guarded.label, found[0].order_id)
+            return found[0]
+        log.warning("the broker has no order %s: sending it once more", guarded.label)
+        result = await d.place_combo_order(
+            legs, guarded.side, guarded.amount, guarded.price, guarded.label
+        )
+        return result.order
+
+
+async def work_order(
+    run: Run,
+    *,
+    position_id: str,
+    kind: str,
+    attempt: int,
+    guarded: GuardedOrder,
+    legs: list[dict[str, str]],
+    ladder: tuple[Decimal, ...],
+    reprice: Reprice,
+    risk_exit: bool,
+    sent_point: str,
+) -> OrderOutcome:
+    """Send, reprice, cancel at the timeout, collect the fills; the row is written first."""
+    repo = run.state.repo
+    now = run.clock.now()
+    row_id = repo.insert_order(
+        position_id=position_id,
+        kind=kind,
+        attempt=attempt,
+        label=guarded.label,
+        legs=legs,
+        side=guarded.side,
+        amount=guarded.amount,
+        ladder=ladder,
+        price=guarded.price,
+        now=now,
+    )
+    refusal = await _may_send(run, guarded, risk_exit)
+    if refusal is not None:
+        repo.update_order(row_id, run.clock.now(), state="cancelled", reject_reason=refusal)
+        return OrderOutcome(row_id, None, "cancelled", 0, None, refused=refusal)
+    await wait_out_settlement(run)
+    order = await _place(run, guarded, legs)
+    crash_point(sent_point)
+    repo.update_order(
+        row_id,
+        run.clock.now(),
+        broker_order_id=order.order_id,
+        state=order.state,
+        filled_amount=order.filled_amount,
+    )
+    audit_event = "ORDER_PLACED" if kind == "entry" else "EXIT_PLACED"
+    run.state.audit.append(
+        audit_event,
+        {
+            "label": guarded.label,
+            "order_id": order.order_id,
+            "price": guarded.price,
+            "amount": guarded.amount,
+            "side": guarded.side,
+            "state": order.state,
+        },
+        run.clock.now(),
+    )
+    outcome = OrderOutcome(
+        row_id,
+        order.order_id,
+        order.state,
+        order.filled_amount,
+        order.average_price,
+        prices=[guarded.price],
+        reject_reason=order.reject_reason,
+    )
+    if order.state == "rejected":
+        repo.update_order(row_id, run.clock.now(), reject_reason=order.reject_reason)
+        return outcome
+    d = run.clients.deribit
+    elapsed = 0.0
+    step = 0
+    price = guarded.price
+    while (
+        outcome.state == "open"
+        and elapsed + run.cfg.execution.reprice_every_s <= run.cfg.execution.fill_timeout_s
+    ):
+        await _sleep(run, run.cfg.execution.reprice_every_s)
+        elapsed += run.cfg.execution.reprice_every_s
+        step += 1
+        current = await d.orders_by_label(guarded.label)
+        mine = next((o for o in current if o.order_id == order.order_id), None)
+        if mine is not None:
+            outcome.state, outcome.filled = mine.state, mine.filled_amount
+            if mine.state != "open":
+                break
+        new_price = await reprice(step)
+        if new_price is None or new_price == price:
+            continue
+        edit = GuardedOrder(**{**guarded.__dict__, "price": new_price})
+        refusal = await _may_send(run, edit, risk_exit)
+        if refusal is not None:
+            outcome.refused = refusal
+            break
+        await wait_out_settlement(run)
+        edited = await d.edit_order(order.order_id, new_price)
+        price = new_price
+        outcome.prices.append(new_price)
+        outcome.state, outcome.filled = edited.order.state, edited.order.filled_amount
+        repo.update_order(
+            row_id,
+            run.clock.now(),
+            price=new_price,
+            state=edited.order.state,
+            filled_amount=edited.order.filled_amount,
+        )
+        run.state.audit.append(
+            "ORDER_EDITED",
+            {"label": guarded.label, "price": new_price, "step": step},
+            run.clock.now(),
+        )
+    if outcome.state == "open":
+        final = await d.cancel_order(order.order_id)  # the cancel tells the final fill
+        outcome.state, outcome.filled = final.state, final.filled_amount
+        outcome.average_price = final.average_price
+        run.state.audit.append(
+            "ORDER_CANCELLED",
+            {
+                "label": guarded.label,
+                "filled": final.filled_amount,
+                "reason": outcome.refused or "timeout",
+            },
+            run.clock.now(),
+        )
+    trades = await d.trades_by_order(order.order_id) if outcome.filled else []
+    if trades:
+        crash_point("after_fill_before_commit")
+    for trade in trades:
+        if repo.add_fill(
+            row_id,
+            NewFill(
+                trade.trade_id,
+                trade.instrument_name,
+                trade.direction,
+                trade.amount,
+                trade.price,
+                trade.fee,
+                trade.fee_currency,
+                trade.timestamp.isoformat(),
+            ),
+        ):
+            run.state.audit.append(
+                "FILL",
+                {
+                    "label": guarded.label,
+                    "trade_id": trade.trade_id,
+                    "instrument": trade.instrument_name,
+                    "direction": trade.direction,
+                    "amount": trade.amount,
+                    "price": trade.price,
+                    "fee": trade.fee,
+                },
+                run.clock.now(),
+            )
+    outcome.trades = trades
+    if outcome.filled and outcome.average_price is None:
+        outcome.average_price = _combo_average(trades, guarded.side, outcome.filled)
+    repo.update_order(
+        row_id,
+        run.clock.now(),
+        state=outcome.state,
+        filled_amount=outcome.filled,
+        average_price=outcome.average_price,
+    )
+    return outcome
+
+
+def _combo_average(trades: list[BrokerTrade], side: str, filled: int) -> Decimal | None:
+    """The combo's average price from its legs' fills (credit for a sell, debit for a buy)."""
+    if not filled:
+        return None
+    signed = sum(
+        (t.price * t.amount * (1 if t.direction == "sell" else -1) for t in trades), Decimal(0)
+    )
+    value = signed / filled
+    return value if side == "sell" else -value
+
+
+def settlement_window(now: datetime) -> tuple[datetime, datetime]:
+    """Today's 07:30-08:05 UTC window."""
+    start = datetime.combine(now.date(), SETTLEMENT_START, tzinfo=now.tzinfo)
+    return start, start + timedelta(minutes=35)

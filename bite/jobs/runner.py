@@ -1,0 +1,133 @@
+"""Run one job: lock, boot, environment check, recovery, cycle; map every failure to its exit.
+
+Exit codes (operations.md 2): 0 done, 1 a bug (trading jobs also arm the switch),
+2 configuration or credentials, 3 lock busy, 4 integrity, 75 the broker failed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bite.clients._exceptions import McpAuthError, McpError
+from bite.clock import Clock
+from bite.errors import BiteError, ExitCode, IntegrityError
+from bite.jobs.boot import Run, boot, check_environment, close_run
+from bite.safety.config_approval import Job
+from bite.safety.lock import JobLock
+
+log = logging.getLogger("bite.runner")
+
+
+@dataclass
+class JobResult:
+    """The job's closing report: its JSON object and exit code."""
+
+    job: str
+    status: str
+    exit_code: int
+    reasons: list[str]
+    started_at: datetime
+    finished_at: datetime
+    dry_run: bool
+    config_approved: bool | None
+    environment: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+    message: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON object of ``--json`` (operations.md 2)."""
+        return {
+            "job": self.job,
+            "status": self.status,
+            "reasons": self.reasons,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "dry_run": self.dry_run,
+            "config_approved": self.config_approved,
+            "environment": self.environment,
+            "exit_code": self.exit_code,
+            **self.details,
+            **({"message": self.message} if self.message else {}),
+        }
+
+
+Cycle = Callable[[Run], Awaitable[tuple[str, list[str], dict[str, Any]]]]
+
+
+async def execute(
+    job: str,
+    approval_job: Job,
+    cycle: Cycle,
+    *,
+    config_path: Path,
+    data_dir: Path,
+    clock: Clock,
+    dry_run: bool,
+    lock_timeout_s: float,
+    trading: bool,
+    recovery: Callable[[Run], Awaitable[None]] | None = None,
+) -> JobResult:
+    """Everything around one cycle."""
+    started = clock.now()
+
+    def result(
+        status: str,
+        code: int,
+        reasons: list[str],
+        run: Run | None,
+        details: dict[str, Any] | None = None,
+        message: str | None = None,
+    ) -> JobResult:
+        return JobResult(
+            job,
+            status,
+            code,
+            reasons,
+            started,
+            clock.now(),
+            dry_run,
+            run.choice.approved if run else None,
+            run.environment if run else None,
+            details or {},
+            message,
+        )
+
+    with JobLock(data_dir, lock_timeout_s, owner=job):
+        run = await boot(job, approval_job, config_path, data_dir, clock, dry_run=dry_run)
+        status, code, message = "error", int(ExitCode.INTERNAL), None
+        reasons: list[str] = []
+        details: dict[str, Any] = {}
+        try:
+            await check_environment(run)
+            if recovery is not None:
+                await recovery(run)
+            status, reasons, details = await cycle(run)
+            code = int(ExitCode.OK)
+        except McpAuthError as exc:
+            code, message, reasons = int(ExitCode.USAGE), str(exc), ["credentials_refused"]
+            await run.alerts.emit("HIGH", exc.service, "auth", str(exc))
+        except McpError as exc:
+            code, message, reasons = int(ExitCode.TEMPFAIL), str(exc), ["broker_unavailable"]
+            await run.alerts.emit(
+                "HIGH", exc.service, type(exc).__name__, f"cycle skipped, nothing sent: {exc}"
+            )
+        except IntegrityError as exc:
+            code, message, reasons = int(ExitCode.INTEGRITY), str(exc), ["integrity"]
+        except BiteError as exc:
+            code, message = int(exc.exit_code), str(exc)
+        except Exception as exc:
+            log.exception("internal error in %s", job)
+            message = f"internal error ({type(exc).__name__}); see the log"
+            if trading and not dry_run:
+                run.state.kill_switch.arm("internal_error", "integrity", job, clock.now())
+            await run.alerts.emit("CRITICAL", job, "internal_error", message)
+        finally:
+            await close_run(
+                run, status=status, exit_code=code, reasons=reasons, details={"status": status}
+            )
+        return result(status, code, reasons, run, details, message)
