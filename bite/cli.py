@@ -319,7 +319,12 @@ def config_approve(
 
 
 @audit_app.command("verify")
-def audit_verify(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+def audit_verify(
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
     """Walk the whole chain; name the first bad seq; exit 4 when broken or a broken log remains."""
     with _exit_codes():
         state = _state(data_dir)
@@ -369,6 +374,8 @@ def audit_tail(
     data_dir: DataDirOption = None,
     lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="How many records.")] = 20,
     as_json: JsonOption = False,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = "WARNING",
 ) -> None:
     """Print the last records of the audit log."""
     with _exit_codes():
@@ -394,7 +401,12 @@ def audit_tail(
 
 
 @kill_app.command("status")
-def kill_status(data_dir: DataDirOption = None, as_json: JsonOption = False) -> None:
+def kill_status(
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
     """Show whether the kill switch is armed, its kind, reasons and since when."""
     with _exit_codes():
         state = _state(data_dir)
