@@ -572,6 +572,47 @@ def _finish(report: Any, as_json: bool, printer: Any) -> None:
         raise typer.Exit(report.exit_code)
 
 
+def _run_job(
+    job: str,
+    approval: Any,
+    cycle: Any,
+    *,
+    dry_run: bool,
+    config: Path | None,
+    data_dir: Path | None,
+    lock_timeout: float,
+    as_json: bool,
+    log_level: str,
+    printer: Any,
+    with_recovery: bool,
+) -> None:
+    """Run one trading job through the runner and print or emit its report."""
+    import asyncio
+
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.jobs.runner import execute, recovery_step
+
+    with _exit_codes():
+        clock = _clock(config)
+        directory = resolve_data_dir(data_dir)
+        _setup(None if dry_run else directory, log_level, clock.now())
+        report = asyncio.run(
+            execute(
+                job,
+                approval,
+                cycle,
+                config_path=resolve_config_path(config),
+                data_dir=directory,
+                clock=clock,
+                dry_run=dry_run,
+                lock_timeout_s=lock_timeout,
+                trading=True,
+                recovery=recovery_step if with_recovery else None,
+            )
+        )
+        _finish(report, as_json, printer)
+
+
 @app.command("entry-run")
 def entry_run(
     dry_run: DryRunOption = False,
@@ -582,35 +623,89 @@ def entry_run(
     log_level: LogLevelOption = "WARNING",
 ) -> None:
     """One entry cycle: validate, pick strikes, size, and work the order through its ladder."""
-    import asyncio
-
-    from bite.context import resolve_config_path, resolve_data_dir
     from bite.jobs.entry import run_entry_cycle
-    from bite.jobs.runner import execute
     from bite.reporting.tables import print_entry
 
     async def cycle(run: Any) -> tuple[str, list[str], dict[str, Any]]:
         outcome = await run_entry_cycle(run)
         return outcome.status, outcome.reasons, outcome.to_json()
 
-    with _exit_codes():
-        clock = _clock(config)
-        directory = resolve_data_dir(data_dir)
-        _setup(None if dry_run else directory, log_level, clock.now())
-        report = asyncio.run(
-            execute(
-                "entry-run",
-                "entry",
-                cycle,
-                config_path=resolve_config_path(config),
-                data_dir=directory,
-                clock=clock,
-                dry_run=dry_run,
-                lock_timeout_s=lock_timeout,
-                trading=True,
-            )
-        )
-        _finish(report, as_json, print_entry)
+    _run_job(
+        "entry-run",
+        "entry",
+        cycle,
+        dry_run=dry_run,
+        config=config,
+        data_dir=data_dir,
+        lock_timeout=lock_timeout,
+        as_json=as_json,
+        log_level=log_level,
+        printer=print_entry,
+        with_recovery=True,
+    )
+
+
+@app.command("monitor-run")
+def monitor_run(
+    dry_run: DryRunOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    lock_timeout: Annotated[float, _lock_option(300)] = 300,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """One exit decision per open position; closes what a rule says to close."""
+    from bite.jobs.monitor import run_monitor_cycle
+    from bite.reporting.tables import print_monitor
+
+    async def cycle(run: Any) -> tuple[str, list[str], dict[str, Any]]:
+        outcome = await run_monitor_cycle(run)
+        return outcome.status, outcome.reasons, outcome.to_json()
+
+    _run_job(
+        "monitor-run",
+        "monitor",
+        cycle,
+        dry_run=dry_run,
+        config=config,
+        data_dir=data_dir,
+        lock_timeout=lock_timeout,
+        as_json=as_json,
+        log_level=log_level,
+        printer=print_monitor,
+        with_recovery=True,
+    )
+
+
+@app.command("recover")
+def recover_command(
+    dry_run: DryRunOption = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    lock_timeout: Annotated[float, _lock_option(300)] = 300,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """Reconcile SQLite with the broker: cancel our working orders, settle every position."""
+    from bite.jobs.runner import recovery_step
+
+    async def cycle(run: Any) -> tuple[str, list[str], dict[str, Any]]:
+        details = await recovery_step(run)
+        return ("recovered" if details else "nothing_to_do"), [], {"recovery": details}
+
+    _run_job(
+        "recover",
+        "recover",
+        cycle,
+        dry_run=dry_run,
+        config=config,
+        data_dir=data_dir,
+        lock_timeout=lock_timeout,
+        as_json=as_json,
+        log_level=log_level,
+        printer=lambda data: typer.echo(json.dumps(data, indent=2, default=str)),
+        with_recovery=False,
+    )
 
 
 # -- services and the paper exchange ------------------------------------------------------

@@ -17,6 +17,7 @@ from bite.clients._exceptions import McpAuthError, McpError
 from bite.clock import Clock
 from bite.errors import BiteError, ExitCode, IntegrityError
 from bite.jobs.boot import Run, boot, check_environment, close_run
+from bite.jobs.recovery import recover
 from bite.safety.config_approval import Job
 from bite.safety.lock import JobLock
 
@@ -70,7 +71,7 @@ async def execute(
     dry_run: bool,
     lock_timeout_s: float,
     trading: bool,
-    recovery: Callable[[Run], Awaitable[None]] | None = None,
+    recovery: Callable[[Run], Awaitable[dict[str, Any]]] | None = None,
 ) -> JobResult:
     """Everything around one cycle."""
     started = clock.now()
@@ -104,9 +105,10 @@ async def execute(
         details: dict[str, Any] = {}
         try:
             await check_environment(run)
-            if recovery is not None:
-                await recovery(run)
+            recovered = await recovery(run) if recovery is not None else None
             status, reasons, details = await cycle(run)
+            if recovered:
+                details["recovery"] = recovered
             code = int(ExitCode.OK)
         except McpAuthError as exc:
             code, message, reasons = int(ExitCode.USAGE), str(exc), ["credentials_refused"]
@@ -131,3 +133,13 @@ async def execute(
                 run, status=status, exit_code=code, reasons=reasons, details={"status": status}
             )
         return result(status, code, reasons, run, details, message)
+
+
+async def recovery_step(run: Run) -> dict[str, Any]:
+    """Boot step 7: recovery, with its report (only a report in a dry run)."""
+    report = await recover(run)
+    return (
+        {"actions": report.actions, "inconsistencies": report.inconsistencies}
+        if report.changed or report.inconsistencies
+        else {}
+    )

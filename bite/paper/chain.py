@@ -11,6 +11,7 @@ deterministic in (seed, instrument, hour). Greeks are in Deribit's units.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -117,13 +118,33 @@ def strikes(forward: float, days: float, iv_pct: float) -> list[int]:
     return [k for k in grid if abs(math.log(k / forward)) <= near or (k // step) % 2 == 0]
 
 
-def listings(state: MarketState) -> list[Listing]:
-    """Every option listed at the state's time."""
+LISTED_DAYS_BEFORE = {"day": 3, "week": 21, "month": 92}
+
+
+def listings(
+    state: MarketState, listed: Callable[[datetime], MarketState] | None = None
+) -> list[Listing]:
+    """Every option listed at the state's time.
+
+    A strike listed when its expiry was introduced stays listed until expiry (the
+    venue never delists); strikes around today's forward are added as spot moves.
+    ``listed`` gives the market at an earlier time (the expiry's listing).
+    """
     out: list[Listing] = []
     for expiry, kind in expiries(state.time):
         days = (expiry - state.time).total_seconds() / 86400
         forward = state.forward(expiry)
-        for strike in strikes(forward, days, state.dvol):
+        grid = set(strikes(forward, days, state.dvol))
+        if listed is not None:
+            since = expiry - timedelta(days=LISTED_DAYS_BEFORE.get(kind, 92))
+            if since < state.time:
+                then = listed(since)
+                grid |= set(
+                    strikes(
+                        then.forward(expiry), (expiry - since).total_seconds() / 86400, then.dvol
+                    )
+                )
+        for strike in sorted(grid):
             for option_type in OPTION_TYPES:
                 letter = "C" if option_type == "call" else "P"
                 name = f"ETH-{expiry_code(expiry)}-{strike}-{letter}"
@@ -179,10 +200,12 @@ def quote(state: MarketState, listing: Listing, seed: int) -> PaperQuote:
 class Chain:
     """The chain at one instant, quoted lazily and cached by name."""
 
-    def __init__(self, state: MarketState, seed: int) -> None:
+    def __init__(
+        self, state: MarketState, seed: int, listed: Callable[[datetime], MarketState] | None = None
+    ) -> None:
         self.state = state
         self.seed = seed
-        self.listings = {x.name: x for x in listings(state)}
+        self.listings = {x.name: x for x in listings(state, listed)}
         self._quotes: dict[str, PaperQuote] = {}
 
     def quote(self, name: str) -> PaperQuote | None:

@@ -133,7 +133,7 @@ class PaperExchange:
         """The modelled chain at ``now`` (cached for the instant)."""
         chain = self._chains.get(now)
         if chain is None:
-            self._chains = {now: Chain(self.market.state(now), self.market.seed)}
+            self._chains = {now: Chain(self.market.state(now), self.market.seed, self.market.state)}
             chain = self._chains[now]
         return chain
 

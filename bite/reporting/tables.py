@@ -121,3 +121,41 @@ def print_entry(report: dict[str, Any], console: Console | None = None) -> None:
             f"order {order['label']}: {order['state']}, filled {order['filled']}"
             f" at {order['average_price']}; prices tried {', '.join(order['prices'])}"
         )
+
+
+def print_monitor(report: dict[str, Any], console: Console | None = None) -> None:
+    """The monitor's verdict per position."""
+    out = console or Console()
+    mode = "DRY RUN — nothing sent" if report["dry_run"] else "live"
+    out.print(
+        f"[bold]monitor-run[/bold] ({mode}) at {report['started_at']}: "
+        f"[bold]{report['status']}[/bold]"
+    )
+    if report.get("message"):
+        out.print(report["message"])
+    table = Table(title="Positions")
+    for column in (
+        "position",
+        "outcome",
+        "rule",
+        "debit mid",
+        "debit touch",
+        "credit",
+        "hours left",
+        "order",
+    ):
+        table.add_column(column)
+    for p in report.get("positions", []):
+        n = p.get("numbers") or {}
+        order = p.get("order") or {}
+        table.add_row(
+            p["position_id"],
+            p["status"],
+            p.get("action") or "",
+            str(n.get("debit_mid", "")),
+            str(n.get("debit_touch", "")),
+            str(n.get("credit", "")),
+            f"{n['hours_left']:.1f}" if isinstance(n.get("hours_left"), float) else "",
+            f"{order.get('state', '')} {order.get('filled', '')}".strip(),
+        )
+    out.print(table)

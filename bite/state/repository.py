@@ -221,6 +221,7 @@ class Repository:
             "realized_pnl_eur",
             "fees_eth",
             "r_multiple",
+            "equity_eur_at_close",
             "opened_at",
             "closed_at",
         }

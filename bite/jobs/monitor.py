@@ -1,0 +1,477 @@
+"""``bite monitor-run``: one exit decision per open position (strategy.md 10, operations.md 4).
+
+DVOL snapshot and the 4 h return once; then each position on its own: a stale
+or anomalous quote skips only that position (HIGH alert). HOLD is audited with
+its numbers. A close goes through the exit ladder, labelled ``bite-<id>-x<k>``;
+a risk exit is retried with fresh ladders for ``risk_exit_retry_minutes``; a
+partial exit books the filled part and returns the rest to ``open``. An expired
+position is booked from the delivery price.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from bite.clients._exceptions import McpDataAnomalyError, McpError
+from bite.core.anomaly import spot_jump_anomalies
+from bite.core.exit_decision import evaluate
+from bite.core.indicators import pct_return
+from bite.core.types import ExitDecision, ExitSnapshot, OptionQuote, PositionView
+from bite.jobs.boot import Run
+from bite.jobs.orders import OrderOutcome, work_order
+from bite.jobs.snapshot import close_before
+from bite.reporting.messages import close_message
+from bite.safety.kill_switch import permission
+from bite.safety.order_guards import GuardedOrder
+from bite.state.models import PositionRow
+from bite.state.repository import parse_iso_z
+
+log = logging.getLogger("bite.monitor")
+
+SEVERITY = [
+    "error",
+    "exit_blocked",
+    "close_unfilled",
+    "skipped",
+    "closed_partial",
+    "would_close",
+    "closed",
+    "expired",
+    "held",
+    "no_positions",
+]
+
+
+@dataclass
+class PositionOutcome:
+    """What happened to one position."""
+
+    position_id: str
+    status: str
+    action: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    order: dict[str, Any] | None = None
+
+
+@dataclass
+class MonitorOutcome:
+    """The whole run: the most severe status and one entry per position."""
+
+    status: str
+    reasons: list[str]
+    positions: list[PositionOutcome]
+
+    def to_json(self) -> dict[str, Any]:
+        """The job-specific fields of ``--json``."""
+        return {"positions": [asdict(p) for p in self.positions]}
+
+
+def most_severe(statuses: list[str]) -> str:
+    """The run's status (operations.md 2 order)."""
+    if not statuses:
+        return "no_positions"
+    return min(statuses, key=SEVERITY.index)
+
+
+def position_view(row: PositionRow, proposal: dict[str, Any]) -> PositionView:
+    """The exit rules' view of a stored position."""
+    return PositionView(
+        position_id=row.id,
+        spread_type=row.spread_type,  # type: ignore[arg-type]
+        short_name=row.short_instrument,
+        long_name=row.long_instrument,
+        short_strike=row.short_strike,
+        long_strike=row.long_strike,
+        expiry=parse_iso_z(row.expiry),
+        contracts=row.contracts,
+        credit_eth=row.entry_credit_eth or Decimal(proposal["credit_eth"]),
+        dvol_at_entry=row.dvol_at_entry,
+    )
+
+
+@dataclass(frozen=True)
+class Market:
+    """What the exit rules read once per run."""
+
+    spot: Decimal
+    dvol: float
+    ret4h: float
+
+
+def _stale(q: OptionQuote, now: datetime, minutes: float) -> bool:
+    return now - q.timestamp > timedelta(minutes=minutes)
+
+
+async def run_monitor_cycle(run: Run) -> MonitorOutcome:
+    """Evaluate every open position; close what a rule says to close."""
+    repo = run.state.repo
+    rows = repo.positions(("open",))
+    if not rows:
+        return MonitorOutcome("no_positions", [], [])
+    d = run.clients.deribit
+    now = run.clock.now()
+    spot, _ = await d.index_price()
+    points = await d.dvol(now - timedelta(hours=2), now, "60")
+    dvol = points[-1][1] if points else None
+    if dvol is None:
+        raise McpDataAnomalyError("deribit", "dvol", "no DVOL point in the last two hours")
+    last = repo.conn.execute(
+        "SELECT spot FROM dvol_snapshots WHERE ts >= ? ORDER BY ts DESC LIMIT 1",
+        ((now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),),
+    ).fetchone()
+    jump = spot_jump_anomalies(spot, Decimal(last[0]) if last else None, run.cfg.anomaly)
+    if jump:
+        raise McpDataAnomalyError(
+            "deribit",
+            "index_price",
+            f"spot {spot} jumped more than {run.cfg.anomaly.max_spot_jump_pct}% since {last[0]}",
+        )
+    if not run.dry_run:
+        repo.add_dvol_snapshot(now, dvol, spot)
+    hourly = await d.candles(now - timedelta(hours=6), now, "60")
+    four = close_before(hourly, now - timedelta(hours=4))
+    ret4h = pct_return(spot, four) if four else 0.0
+    results = []
+    for row in rows:
+        try:
+            results.append(await _one(run, row, Market(spot, dvol, ret4h)))
+        except McpDataAnomalyError as exc:
+            await run.alerts.emit(
+                "HIGH", "market_data", f"skip:{row.id}", f"position {row.id} skipped: {exc.detail}"
+            )
+            results.append(PositionOutcome(row.id, "skipped", reasons=["anomalous_quote"]))
+    status = most_severe([r.status for r in results])
+    reasons = sorted({reason for r in results for reason in r.reasons})
+    return MonitorOutcome(status, reasons, results)
+
+
+async def _one(run: Run, row: PositionRow, market: Market) -> PositionOutcome:
+    now = run.clock.now()
+    proposal = run.state.repo.proposal_of(row.id)
+    view = position_view(row, proposal)
+    if now >= view.expiry:
+        return await _expire(run, row, view)
+    d = run.clients.deribit
+    short = await d.ticker(row.short_instrument)
+    long = await d.ticker(row.long_instrument)
+    limit = run.cfg.anomaly.max_age_minutes.quotes
+    if _stale(short, now, limit) or _stale(long, now, limit):
+        await run.alerts.emit(
+            "HIGH",
+            "market_data",
+            f"stale:{row.id}",
+            f"position {row.id} skipped: its quotes are older than {limit:g} min",
+        )
+        return PositionOutcome(row.id, "skipped", reasons=["stale_quote"])
+    decision = evaluate(
+        ExitSnapshot(view, short, long, market.spot, now, market.dvol, market.ret4h), run.cfg
+    )
+    numbers: dict[str, Any] = dict(decision.numbers)
+    numbers["ladder"] = [str(p) for p in decision.ladder]
+    if decision.action == "HOLD":
+        if not run.dry_run:
+            run.state.audit.append("HOLD", {"position_id": row.id, **numbers}, now)
+        return PositionOutcome(row.id, "held", "HOLD", numbers=numbers)
+    if run.dry_run:
+        return PositionOutcome(row.id, "would_close", decision.action, numbers=numbers)
+    verdict = permission(
+        run.state.kill_switch.status(),
+        order="exit",
+        risk_exit=decision.is_risk_exit,
+        exits_when_operational=run.cfg.kill_switch.exits_when_operational,
+    )
+    if not verdict.allowed:
+        await run.alerts.emit(
+            "HIGH",
+            "kill_switch",
+            f"exit_blocked:{row.id}",
+            f"{decision.action} fired for {row.id} but the kill switch holds the exit back",
+        )
+        return PositionOutcome(
+            row.id, "exit_blocked", decision.action, ["kill_switch_armed"], numbers
+        )
+    return await _close(run, row, view, decision, market, numbers, short.forward)
+
+
+async def _close(
+    run: Run,
+    row: PositionRow,
+    view: PositionView,
+    decision: ExitDecision,
+    market: Market,
+    numbers: dict[str, Any],
+    forward: Decimal,
+) -> PositionOutcome:
+    repo = run.state.repo
+    deadline = run.clock.now() + timedelta(minutes=run.cfg.execution.risk_exit_retry_minutes)
+    held = row.contracts
+    outcome: OrderOutcome | None = None
+    while True:
+        attempt = len([o for o in repo.orders(row.id) if o.kind == "exit"]) + 1
+        repo.transition(row.id, "closing", run.clock.now())
+        outcome = await _exit_order(run, row, view, decision, attempt, held, market, forward)
+        row = await book_exit(run, row, outcome, decision.action, market.spot)
+        held = row.contracts
+        done = held == 0 or outcome.refused is not None or outcome.reject_reason is not None
+        if done or not decision.is_risk_exit or run.clock.now() >= deadline:
+            break
+        short = await run.clients.deribit.ticker(row.short_instrument)
+        long = await run.clients.deribit.ticker(row.long_instrument)
+        view = position_view(row, repo.proposal_of(row.id))
+        decision = evaluate(
+            ExitSnapshot(
+                view, short, long, market.spot, run.clock.now(), market.dvol, market.ret4h
+            ),
+            run.cfg,
+        )
+        if decision.action == "HOLD":
+            break
+    order = {
+        "state": outcome.state,
+        "filled": outcome.filled,
+        "average_price": str(outcome.average_price) if outcome.average_price else None,
+        "prices": [str(p) for p in outcome.prices],
+        "refused": outcome.refused,
+        "reject_reason": outcome.reject_reason,
+    }
+    if held == 0:
+        status = "closed"
+    elif held < view.contracts:
+        status = "closed_partial"
+    else:
+        status = "close_unfilled"
+    reasons = []
+    if outcome.refused:
+        reasons.append(outcome.refused)
+    if outcome.reject_reason:
+        reasons.append(f"rejected:{outcome.reject_reason}")
+        await run.alerts.emit(
+            "HIGH",
+            "broker",
+            f"exit_rejected:{row.id}",
+            f"exit of {row.id} rejected: {outcome.reject_reason}; the position stays open",
+        )
+    elif status != "closed":
+        await run.alerts.emit(
+            "HIGH",
+            "monitor",
+            f"exit_unfilled:{row.id}",
+            f"{decision.action} for {row.id}: {held} contract(s) still open; "
+            "the next monitor run tries again",
+        )
+    return PositionOutcome(row.id, status, decision.action, reasons, numbers, order)
+
+
+async def _exit_order(
+    run: Run,
+    row: PositionRow,
+    view: PositionView,
+    decision: ExitDecision,
+    attempt: int,
+    held: int,
+    market: Market,
+    forward: Decimal,
+) -> OrderOutcome:
+    label = f"bite-{row.id}-x{attempt}"
+    option_type = view.option_type
+    legs = [
+        {"instrument_name": row.short_instrument, "direction": "buy"},
+        {"instrument_name": row.long_instrument, "direction": "sell"},
+    ]
+    guarded = GuardedOrder(
+        kind="exit",
+        proposal_id=row.id,
+        label=label,
+        attempt=attempt,
+        legs=(
+            (row.short_instrument, "buy", option_type, row.short_strike, row.expiry),
+            (row.long_instrument, "sell", option_type, row.long_strike, row.expiry),
+        ),
+        side="buy",
+        amount=held,
+        price=decision.ladder[0],
+        width_usd=view.width_usd,
+        forward=forward,
+        spread_type=row.spread_type,
+        held=held,
+        sizing_loss_eur=Decimal(0),
+    )
+    cap = decision.ladder[-1]
+
+    async def reprice(step: int) -> Decimal | None:
+        s = await run.clients.deribit.ticker(row.short_instrument)
+        lg = await run.clients.deribit.ticker(row.long_instrument)
+        fresh = evaluate(
+            ExitSnapshot(view, s, lg, market.spot, run.clock.now(), market.dvol, market.ret4h),
+            run.cfg,
+        )
+        steps = run.cfg.execution.reprice_steps
+        return min(fresh.ladder[min(step, steps)], cap)  # never above the original cap
+
+    return await work_order(
+        run,
+        position_id=row.id,
+        kind="exit",
+        attempt=attempt,
+        guarded=guarded,
+        legs=legs,
+        ladder=decision.ladder,
+        reprice=reprice,
+        risk_exit=decision.is_risk_exit,
+        sent_point="after_exit_sent",
+    )
+
+
+async def book_exit(
+    run: Run, row: PositionRow, outcome: OrderOutcome, action: str, spot: Decimal
+) -> PositionRow:
+    repo = run.state.repo
+    now = run.clock.now()
+    filled = outcome.filled
+    if filled <= 0:
+        return repo.transition(row.id, "open", now)
+    debit = outcome.average_price or Decimal(0)
+    credit = row.entry_credit_eth or Decimal(0)
+    entry_fees = _entry_fees(run, row)
+    exit_fees = sum((t.fee for t in outcome.trades), Decimal(0))
+    opened = _opened(run, row)
+    share = Decimal(filled) / Decimal(max(row.contracts_proposed, 1))
+    fee_share = Decimal(filled) / Decimal(max(opened, 1))
+    pnl_eth = filled * (credit - debit) - entry_fees * fee_share - exit_fees
+    eur_usd = await _eur_usd(run, row)
+    pnl_usd = pnl_eth * spot
+    pnl_eur = pnl_usd / eur_usd
+    sizing_part = row.sizing_loss_eur * share
+    r = float(pnl_eur / sizing_part) if sizing_part > 0 else None
+    total_eth = row.realized_pnl_eth + pnl_eth
+    total_eur = row.realized_pnl_eur + pnl_eur
+    fees_total = row.fees_eth + entry_fees * fee_share + exit_fees
+    left = row.contracts - filled
+    equity_eur = None
+    try:
+        summary = await run.clients.deribit.account_summary()
+        equity_eur = summary.equity * spot / eur_usd
+    except McpError:
+        log.warning("equity at close unknown; the drawdown uses the last known")
+    fields: dict[str, Any] = {
+        "realized_pnl_eth": total_eth,
+        "realized_pnl_usd": total_eth * spot,
+        "realized_pnl_eur": total_eur,
+        "fees_eth": fees_total,
+        "contracts": left,
+        "close_debit_eth": debit,
+        "close_reason": action,
+    }
+    if left == 0:
+        # the R of the whole trade (partial exits included), on the contracts that opened
+        whole = row.sizing_loss_eur * Decimal(opened) / Decimal(max(row.contracts_proposed, 1))
+        fields.update(
+            {
+                "closed_at": now,
+                "equity_eur_at_close": equity_eur,
+                "r_multiple": float(total_eur / whole) if whole > 0 else r,
+            }
+        )
+        updated = repo.transition(row.id, "closed", now, **fields)
+        run.state.audit.append(
+            "EXIT_FILLED",
+            {
+                "position_id": row.id,
+                "contracts": filled,
+                "debit": debit,
+                "pnl_eur": total_eur,
+                "r": fields["r_multiple"],
+                "rule": action,
+            },
+            now,
+        )
+        await run.alerts.notify(
+            close_message(row.id, action, filled, debit, total_eur, fields["r_multiple"], "closed")
+        )
+        return updated
+    updated = repo.transition(row.id, "open", now, **fields)
+    run.state.audit.append(
+        "EXIT_FILLED",
+        {
+            "position_id": row.id,
+            "contracts": filled,
+            "left": left,
+            "debit": debit,
+            "pnl_eur": pnl_eur,
+            "rule": action,
+            "partial": True,
+        },
+        now,
+    )
+    return updated
+
+
+def _opened(run: Run, row: PositionRow) -> int:
+    """Contracts the entry filled."""
+    return sum(o.filled_amount for o in run.state.repo.orders(row.id) if o.kind == "entry")
+
+
+def _entry_fees(run: Run, row: PositionRow) -> Decimal:
+    total = Decimal(0)
+    for order in run.state.repo.orders(row.id):
+        if order.kind == "entry":
+            total += sum((f.fee for f in run.state.repo.fills(order.id)), Decimal(0))
+    return total
+
+
+async def _eur_usd(run: Run, row: PositionRow) -> Decimal:
+    try:
+        return (await run.clients.macro.eur_usd()).rate
+    except McpError:
+        return Decimal(str(run.state.repo.proposal_of(row.id)["eur_usd"]))
+
+
+async def _expire(run: Run, row: PositionRow, view: PositionView) -> PositionOutcome:
+    """Book a position held through expiry from the delivery price."""
+    now = run.clock.now()
+    prices = await run.clients.deribit.delivery_prices(10)
+    settle = prices.get(view.expiry.date().isoformat())
+    if settle is None:
+        return PositionOutcome(row.id, "skipped", reasons=["no_delivery_price"])
+    if run.dry_run:
+        return PositionOutcome(row.id, "expired", "EXPIRED", numbers={"delivery": str(settle)})
+    if view.option_type == "put":
+        short_iv = max(view.short_strike - settle, Decimal(0))
+        long_iv = max(view.long_strike - settle, Decimal(0))
+    else:
+        short_iv = max(settle - view.short_strike, Decimal(0))
+        long_iv = max(settle - view.long_strike, Decimal(0))
+    debit = (short_iv - long_iv) / settle
+    credit = row.entry_credit_eth or Decimal(0)
+    fee = (
+        min(run.cfg.fees.delivery_fee_pct / 100, Decimal("0.125") * short_iv / settle)
+        if short_iv > 0
+        else Decimal(0)
+    )
+    held_share = Decimal(row.contracts) / Decimal(max(_opened(run, row), 1))
+    pnl_eth = row.contracts * (credit - debit - fee) - _entry_fees(run, row) * held_share
+    eur_usd = await _eur_usd(run, row)
+    pnl_eur = pnl_eth * settle / eur_usd
+    r = float(pnl_eur / row.sizing_loss_eur) if row.sizing_loss_eur > 0 else None
+    run.state.repo.transition(
+        row.id,
+        "expired",
+        now,
+        realized_pnl_eth=pnl_eth,
+        realized_pnl_usd=pnl_eth * settle,
+        realized_pnl_eur=pnl_eur,
+        close_reason="EXPIRED",
+        close_debit_eth=debit,
+        r_multiple=r,
+        closed_at=now,
+        contracts=row.contracts,
+    )
+    run.state.audit.append(
+        "EXPIRED", {"position_id": row.id, "delivery_price": settle, "pnl_eur": pnl_eur}, now
+    )
+    return PositionOutcome(row.id, "expired", "EXPIRED", numbers={"delivery": str(settle)})
