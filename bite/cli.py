@@ -128,18 +128,35 @@ def _setup(data_dir: Path | None, level: str, clock_now: datetime | None = None)
     setup_logging(data_dir, level, known_secret_values(), now)
 
 
-def _clock(config: Path | None) -> Clock:
-    """The run's clock; ``CERBERO_BITE_NOW`` only in the paper environment."""
+def _clock(config: Path | None, data_dir: Path | None = None) -> Clock:
+    """The run's clock; ``CERBERO_BITE_NOW`` only in the paper environment.
+
+    The environment is the config file's, or, when the file does not validate, the
+    last approved config's (the one monitor-run will trade with).
+    """
     from bite.clock import NOW_ENV, WallClock, clock_from_env
-    from bite.config.loader import load_config
-    from bite.context import resolve_config_path
+    from bite.config.loader import config_from_dump, load_config
+    from bite.context import open_state, resolve_config_path, resolve_data_dir
 
     if NOW_ENV not in os.environ:
         return WallClock()
+    environment: str = ""
     try:
         environment = load_config(resolve_config_path(config)).config.execution.environment
     except BiteError:
-        raise UsageError(f"{NOW_ENV} needs a valid config in the paper environment") from None
+        state_file = resolve_data_dir(data_dir) / "state.sqlite"
+        if state_file.exists():
+            state = open_state(resolve_data_dir(data_dir))
+            try:
+                last = state.repo.last_approved_config()
+            finally:
+                state.close()
+            if last is not None:
+                environment = config_from_dump(last.dump).execution.environment
+        if not environment:
+            raise UsageError(
+                f"{NOW_ENV} needs a valid or approved config in the paper environment"
+            ) from None
     return clock_from_env(dict(os.environ), environment)
 
 
@@ -593,7 +610,7 @@ def _run_job(
     from bite.jobs.runner import execute, recovery_step
 
     with _exit_codes():
-        clock = _clock(config)
+        clock = _clock(config, data_dir)
         directory = resolve_data_dir(data_dir)
         _setup(None if dry_run else directory, log_level, clock.now())
         report = asyncio.run(

@@ -1,0 +1,111 @@
+"""monitor-run end to end: each exit rule reaching its close on a scripted market."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.scripted import at, scripted_workspace
+from tests.e2e.support import Workspace
+
+
+def enter(ws: Workspace) -> dict[str, Any]:
+    code, out = ws.json("entry-run", now=at(0))
+    assert (code, out["status"]) == (0, "entered"), out
+    return out
+
+
+def monitor(ws: Workspace, hours: float) -> dict[str, Any]:
+    code, out = ws.json("monitor-run", now=at(hours))
+    assert code == 0, out
+    return out
+
+
+@pytest.mark.parametrize(("path", "hours", "rule", "extra"), [
+    ("rally", 28, "CLOSE_PROFIT", ""),
+    ("crash", 64, "CLOSE_STOP_LOSS", ""),
+    ("shock", 64, "CLOSE_VOL_SHOCK", ""),
+    ("breach", 64, "CLOSE_SHORT_BREACH", "exit:\n  stop_loss_multiple_of_credit: 6\n"),
+    ("flat", 160, "CLOSE_TIME", ""),
+])
+def test_each_exit_rule_reaches_its_close(tmp_path: Path, path: str, hours: float, rule: str,
+                                          extra: str) -> None:
+    ws = scripted_workspace(tmp_path, path, extra)
+    entry = enter(ws)
+    held = monitor(ws, 16)
+    assert held["status"] == "held"
+    out = monitor(ws, hours)
+    assert out["status"] == "closed", out
+    position = out["positions"][0]
+    assert position["action"] == rule
+    assert position["order"]["filled"] == entry["proposal"]["contracts"]
+    rows = ws.query("SELECT status, contracts, close_reason, realized_pnl_eth, r_multiple "
+                    "FROM positions")
+    status, left, reason, pnl, r = rows[0]
+    assert (status, left, reason) == ("closed", 0, rule)
+    assert r is not None
+    assert (float(pnl) > 0) == (rule in ("CLOSE_PROFIT", "CLOSE_TIME"))
+    labels = [row[0] for row in ws.broker_orders()]
+    assert labels == [entry["proposal"]["label"], entry["proposal"]["label"] + "-x1"]
+    assert ws.run("audit", "verify").returncode == 0
+    assert "HOLD" in ws.audit_events()
+    assert monitor(ws, hours + 12)["status"] == "no_positions"
+
+
+def test_a_closed_trade_books_pnl_and_r_from_the_fills(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    entry = enter(ws)
+    out = monitor(ws, 64)
+    n = entry["proposal"]["contracts"]
+    credit = float(entry["order"]["average_price"])
+    debit = float(out["positions"][0]["order"]["average_price"])
+    fees = sum(float(f[0]) for f in ws.query("SELECT fee FROM fills"))
+    pnl, fees_booked, r, loss = ws.query(
+        "SELECT realized_pnl_eth, fees_eth, r_multiple, sizing_loss_eur FROM positions")[0]
+    assert float(pnl) == pytest.approx(n * (credit - debit) - fees, abs=1e-12)
+    assert float(fees_booked) == pytest.approx(fees, abs=1e-12)
+    eur = float(ws.query("SELECT realized_pnl_eur FROM positions")[0][0])
+    assert r == pytest.approx(eur / float(loss))
+
+
+def test_an_operational_arming_still_lets_a_risk_exit_through(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    enter(ws)
+    assert ws.run("kill-switch", "arm", "--reason", "holiday", now=at(30)).returncode == 0
+    out = monitor(ws, 64)
+    assert out["status"] == "closed"
+    assert out["positions"][0]["action"] == "CLOSE_STOP_LOSS"
+
+
+def test_an_integrity_arming_holds_the_exit_back_with_an_alert(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    enter(ws)
+    assert ws.run("kill-switch", "arm", "--reason", "x", "--no-exits", now=at(30)).returncode == 0
+    out = monitor(ws, 64)
+    assert out["status"] == "exit_blocked"
+    assert out["positions"][0]["reasons"] == ["kill_switch_armed"]
+    assert ws.query("SELECT status FROM positions") == [("open",)]
+    assert ("HIGH",) in ws.query("SELECT severity FROM alerts WHERE key LIKE 'exit_blocked%'")
+
+
+def test_a_dry_run_reports_would_close_and_sends_nothing(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    enter(ws)
+    before = ws.audit_events()
+    code, out = ws.json("monitor-run", "--dry-run", now=at(64))
+    assert (code, out["status"]) == (0, "would_close")
+    assert ws.audit_events() == before
+    assert len(ws.broker_orders()) == 1
+
+
+def test_an_invalid_config_file_still_lets_monitor_manage_the_position(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    enter(ws)
+    ws.config.write_text(ws.config.read_text(encoding="utf-8") + "entry:\n  dvol_min: -9\n",
+                         encoding="utf-8")
+    assert ws.run("entry-run", now=at(40)).returncode == 2
+    out = monitor(ws, 64)
+    assert out["status"] == "closed"
+    assert ("HIGH", "config_choice") in ws.query("SELECT severity, key FROM alerts")
