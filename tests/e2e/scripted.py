@@ -27,12 +27,12 @@ def script(after: list[tuple[float, float, float]]) -> str:
     """The YAML of a path: the uptrend, then ``(hours after entry, spot, dvol)`` points."""
     start = datetime(2025, 9, 1, tzinfo=UTC)
     days = (ENTRY - start).days
-    rows = [(start + timedelta(days=k), 2400 + 600 * k / days, 60.0)
-            for k in range(0, days + 1, 5)]
+    rows = [(start + timedelta(days=k), 2400 + 600 * k / days, 60.0) for k in range(0, days + 1, 5)]
     rows.append((ENTRY, 3000.0, 60.0))
     rows += [(ENTRY + timedelta(hours=h), s, d) for h, s, d in after]
-    lines = ["points:"] + [f"  - {{time: '{t:%Y-%m-%dT%H:%M:%SZ}', spot: {s:.2f}, dvol: {d}}}"
-                           for t, s, d in rows]
+    lines = ["points:"] + [
+        f"  - {{time: '{t:%Y-%m-%dT%H:%M:%SZ}', spot: {s:.2f}, dvol: {d}}}" for t, s, d in rows
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -40,8 +40,9 @@ def scripted_workspace(root: Path, path: str, extra: str = "") -> Workspace:
     """A workspace whose paper market follows one of :data:`PATHS`."""
     file = root / f"{path}.yaml"
     file.write_text(script(PATHS[path]), encoding="utf-8")
-    return Workspace(root, f"paper:\n  market:\n    kind: scripted\n    script_file: {file}\n"
-                     + extra)
+    return Workspace(
+        root, f"paper:\n  market:\n    kind: scripted\n    script_file: {file}\n" + extra
+    )
 
 
 def at(hours: float) -> str:

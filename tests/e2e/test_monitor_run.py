@@ -23,15 +23,19 @@ def monitor(ws: Workspace, hours: float) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize(("path", "hours", "rule", "extra"), [
-    ("rally", 28, "CLOSE_PROFIT", ""),
-    ("crash", 64, "CLOSE_STOP_LOSS", ""),
-    ("shock", 64, "CLOSE_VOL_SHOCK", ""),
-    ("breach", 64, "CLOSE_SHORT_BREACH", "exit:\n  stop_loss_multiple_of_credit: 6\n"),
-    ("flat", 160, "CLOSE_TIME", ""),
-])
-def test_each_exit_rule_reaches_its_close(tmp_path: Path, path: str, hours: float, rule: str,
-                                          extra: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "hours", "rule", "extra"),
+    [
+        ("rally", 28, "CLOSE_PROFIT", ""),
+        ("crash", 64, "CLOSE_STOP_LOSS", ""),
+        ("shock", 64, "CLOSE_VOL_SHOCK", ""),
+        ("breach", 64, "CLOSE_SHORT_BREACH", "exit:\n  stop_loss_multiple_of_credit: 6\n"),
+        ("flat", 160, "CLOSE_TIME", ""),
+    ],
+)
+def test_each_exit_rule_reaches_its_close(
+    tmp_path: Path, path: str, hours: float, rule: str, extra: str
+) -> None:
     ws = scripted_workspace(tmp_path, path, extra)
     entry = enter(ws)
     held = monitor(ws, 16)
@@ -41,8 +45,9 @@ def test_each_exit_rule_reaches_its_close(tmp_path: Path, path: str, hours: floa
     position = out["positions"][0]
     assert position["action"] == rule
     assert position["order"]["filled"] == entry["proposal"]["contracts"]
-    rows = ws.query("SELECT status, contracts, close_reason, realized_pnl_eth, r_multiple "
-                    "FROM positions")
+    rows = ws.query(
+        "SELECT status, contracts, close_reason, realized_pnl_eth, r_multiple FROM positions"
+    )
     status, left, reason, pnl, r = rows[0]
     assert (status, left, reason) == ("closed", 0, rule)
     assert r is not None
@@ -63,7 +68,8 @@ def test_a_closed_trade_books_pnl_and_r_from_the_fills(tmp_path: Path) -> None:
     debit = float(out["positions"][0]["order"]["average_price"])
     fees = sum(float(f[0]) for f in ws.query("SELECT fee FROM fills"))
     pnl, fees_booked, r, loss = ws.query(
-        "SELECT realized_pnl_eth, fees_eth, r_multiple, sizing_loss_eur FROM positions")[0]
+        "SELECT realized_pnl_eth, fees_eth, r_multiple, sizing_loss_eur FROM positions"
+    )[0]
     assert float(pnl) == pytest.approx(n * (credit - debit) - fees, abs=1e-12)
     assert float(fees_booked) == pytest.approx(fees, abs=1e-12)
     eur = float(ws.query("SELECT realized_pnl_eur FROM positions")[0][0])
@@ -103,8 +109,9 @@ def test_a_dry_run_reports_would_close_and_sends_nothing(tmp_path: Path) -> None
 def test_an_invalid_config_file_still_lets_monitor_manage_the_position(tmp_path: Path) -> None:
     ws = scripted_workspace(tmp_path, "crash")
     enter(ws)
-    ws.config.write_text(ws.config.read_text(encoding="utf-8") + "entry:\n  dvol_min: -9\n",
-                         encoding="utf-8")
+    ws.config.write_text(
+        ws.config.read_text(encoding="utf-8") + "entry:\n  dvol_min: -9\n", encoding="utf-8"
+    )
     assert ws.run("entry-run", now=at(40)).returncode == 2
     out = monitor(ws, 64)
     assert out["status"] == "closed"
