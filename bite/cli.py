@@ -725,6 +725,51 @@ def recover_command(
     )
 
 
+@app.command("health-run")
+def health_run(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    lock_timeout: Annotated[float, _lock_option(30)] = 30,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """Check services, SQLite, the audit anchor, missed jobs, stale orders, pin risk; heartbeat."""
+    import asyncio
+
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.jobs.health import run_health
+    from bite.jobs.runner import JobResult
+
+    with _exit_codes():
+        clock = _clock(config, data_dir)
+        directory = resolve_data_dir(data_dir)
+        _setup(directory, log_level, clock.now())
+        started = clock.now()
+        report, approved, environment = asyncio.run(
+            run_health(resolve_config_path(config), directory, clock, lock_timeout)
+        )
+        result = JobResult(
+            "health-run",
+            report.status,
+            0,
+            report.reasons,
+            started,
+            clock.now(),
+            False,
+            approved,
+            environment,
+            report.to_json(),
+        )
+        _finish(
+            result,
+            as_json,
+            lambda data: typer.echo(
+                f"health: {data['status']} (strikes {data['strikes']})"
+                + (f" — {', '.join(data['reasons'])}" if data["reasons"] else "")
+            ),
+        )
+
+
 # -- services and the paper exchange ------------------------------------------------------
 
 

@@ -53,7 +53,12 @@ def make_server(
             if target is None or target[1] != "health":
                 self._send(404, {"error": {"code": "not_found", "message": self.path}})
                 return
-            self._send(200, {"status": "ok", "environment": "paper"})
+            with lock:
+                answer = service.health(target[0])
+            if answer.timeout:
+                self.close_connection = True
+                return
+            self._send(answer.status, answer.body)
 
         def do_POST(self) -> None:
             target = route(self.path)

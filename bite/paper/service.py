@@ -170,6 +170,16 @@ class PaperService:
         self._used[key] = used + 1
         return True
 
+    def health(self, service: str) -> Answer:
+        """``GET /{service}/health``, with any ``service.health`` or ``service.*`` fault."""
+        found = self._rule(service, "health")
+        rule = found[1] if found is not None and self._consume(*found) else {}
+        if "error" in rule:
+            return Answer(int(rule["error"]), {"error": {"code": "fault", "message": "down"}})
+        if rule.get("timeout"):
+            return Answer(504, None, timeout=True)
+        return Answer(200, {"status": "ok", "environment": "paper"})
+
     def call(self, service: str, tool: str, args: dict[str, Any], now: datetime) -> Answer:
         """Answer one tool call at ``now``, with any fault that applies."""
         found = self._rule(service, tool)

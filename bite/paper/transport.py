@@ -46,7 +46,7 @@ class PaperTransport(httpx.AsyncBaseTransport):
             )
         service, tool = target
         if tool == "health":
-            return httpx.Response(200, json={"status": "ok", "environment": "paper"})
+            return await self._respond(self.service.health(service), request)
         now = request_time(request.headers.get(NOW_HEADER), self.clock)
         try:
             args = json.loads(request.content or b"{}")

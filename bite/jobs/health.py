@@ -1,0 +1,289 @@
+"""``bite health-run`` (operations.md 7): is the engine and its world healthy?
+
+A **strike** is counted when the broker is unreachable or SQLite or the audit
+anchor fails; ``health.strikes_to_arm`` consecutive strikes arm the kill switch
+(operational). Other services down make the run ``degraded`` (MEDIUM alert).
+It also flags missed jobs, sweeps stale ``bite-`` orders, warns of pin risk and
+low disk, rewrites the heartbeat, and writes Prometheus metrics when asked.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bite.clients._exceptions import McpError
+from bite.clock import Clock, iso_z
+from bite.config.schema import StrategyConfig
+from bite.context import (
+    SERVICE_NAMES,
+    Clients,
+    StateContext,
+    open_clients,
+    open_state,
+    try_load_config,
+)
+from bite.errors import ConfigError
+from bite.jobs.alerts import Alerts
+from bite.safety.config_approval import choose_config
+from bite.safety.kill_switch import audit_boot_check
+from bite.safety.lock import JobLock
+from bite.state.db import integrity_check
+from bite.state.repository import parse_iso_z
+
+log = logging.getLogger("bite.health")
+STRIKES_KEY = "health_strikes"
+HEARTBEAT = "heartbeat"
+JOBS = {
+    "entry-run": "entry_max_gap_hours",
+    "monitor-run": "monitor_max_gap_hours",
+    "backup-run": "backup_max_gap_hours",
+}
+
+
+@dataclass
+class HealthReport:
+    """What one health run found."""
+
+    status: str = "ok"
+    reasons: list[str] = field(default_factory=list)
+    services: dict[str, Any] = field(default_factory=dict)
+    strikes: int = 0
+    overdue: list[str] = field(default_factory=list)
+    stale_orders: list[str] = field(default_factory=list)
+    pin_risk: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The job-specific fields of ``--json``."""
+        return {
+            "services": self.services,
+            "strikes": self.strikes,
+            "overdue": self.overdue,
+            "stale_orders": self.stale_orders,
+            "pin_risk": self.pin_risk,
+        }
+
+
+async def _services(clients: Clients, report: HealthReport) -> bool:
+    """Ping each service; True when the broker answered."""
+    broker_ok = True
+    for name in SERVICE_NAMES:
+        try:
+            latency = await clients.http.health(name)
+            report.services[name] = {"up": True, "latency_ms": round(latency, 1)}
+        except McpError as exc:
+            report.services[name] = {"up": False, "error": exc.detail}
+            if name == "deribit":
+                broker_ok = False
+    return broker_ok
+
+
+def _missed(state: StateContext, cfg: StrategyConfig, now: datetime) -> list[str]:
+    overdue = []
+    for job, key in JOBS.items():
+        last = state.repo.last_success(job)
+        if last is None:
+            continue
+        limit = timedelta(hours=getattr(cfg.schedule, key) * 1.1)
+        if now - parse_iso_z(last.started_at) > limit:
+            overdue.append(job)
+    return overdue
+
+
+def write_heartbeat(data_dir: Path, now: datetime, status: str) -> None:
+    """Rewrite ``data/heartbeat`` atomically (the dead man watches its age)."""
+    path = data_dir / HEARTBEAT
+    tmp = data_dir / f".{HEARTBEAT}.tmp"
+    tmp.write_text(f"{iso_z(now)} {status}\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_metrics(path: Path, state: StateContext, report: HealthReport, now: datetime) -> None:
+    """Prometheus text format for node_exporter's textfile collector (written atomically)."""
+    lines = [
+        "# HELP bite_health_status 0 ok, 1 degraded, 2 failing",
+        "# TYPE bite_health_status gauge",
+        f"bite_health_status {['ok', 'degraded', 'failing'].index(report.status)}",
+        "# TYPE bite_health_strikes gauge",
+        f"bite_health_strikes {report.strikes}",
+        "# TYPE bite_kill_switch_armed gauge",
+        f"bite_kill_switch_armed {int(state.kill_switch.status().armed)}",
+        "# TYPE bite_open_positions gauge",
+        f"bite_open_positions {len(state.repo.positions(('open', 'closing')))}",
+        "# TYPE bite_audit_length gauge",
+        f"bite_audit_length {(state.repo.get_anchor() or (0, ''))[0]}",
+        "# TYPE bite_service_up gauge",
+        "# TYPE bite_service_latency_ms gauge",
+        "# TYPE bite_job_last_success_timestamp_seconds gauge",
+    ]
+    for name, info in report.services.items():
+        lines.append(f'bite_service_up{{service="{name}"}} {int(info["up"])}')
+        if info.get("latency_ms") is not None:
+            lines.append(f'bite_service_latency_ms{{service="{name}"}} {info["latency_ms"]}')
+    for job in (*JOBS, "health-run"):
+        last = state.repo.last_success(job)
+        if last is not None:
+            stamp = parse_iso_z(last.started_at).timestamp()
+            lines.append(f'bite_job_last_success_timestamp_seconds{{job="{job}"}} {stamp:.0f}')
+    lines.append(f"bite_health_run_timestamp_seconds {now.timestamp():.0f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+async def run_health(
+    config_path: Path, data_dir: Path, clock: Clock, lock_timeout_s: float
+) -> tuple[HealthReport, bool | None, str | None]:
+    """The whole health run: (report, config approved, environment)."""
+    report = HealthReport()
+    with JobLock(data_dir, lock_timeout_s, owner="health-run"):
+        state = open_state(data_dir)
+        now = clock.now()
+        run_id = state.repo.start_run("health-run", now, dry_run=False)
+        strike_reasons: list[str] = []
+        loaded = try_load_config(config_path)
+        try:
+            choice = choose_config("health", loaded, state.repo, state.audit, now, dry_run=False)
+            cfg, sweep, approved = choice.config, True, True
+        except ConfigError:
+            if isinstance(loaded, ConfigError):
+                raise
+            cfg, sweep, approved = loaded.config, False, False  # nothing approved yet
+        try:
+            if integrity_check(state.repo.conn) != "ok":
+                strike_reasons.append("sqlite")
+        except Exception:  # a database that cannot even be checked is a strike
+            strike_reasons.append("sqlite")
+        boot = audit_boot_check(
+            state.audit, state.kill_switch, now, source="health-run", dry_run=False
+        )
+        if boot.outcome == "mismatch":
+            strike_reasons.append("audit_anchor")
+        clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent)
+        alerts = Alerts(
+            state.repo,
+            state.audit,
+            clients.telegram,
+            state.kill_switch,
+            cfg,
+            clock,
+            False,
+            "health-run",
+        )
+        try:
+            broker_ok = await _services(clients, report)
+            if not broker_ok:
+                strike_reasons.append("broker")
+            down = [n for n, info in report.services.items() if not info["up"] and n != "deribit"]
+            for name in down:
+                await alerts.emit("MEDIUM", name, "service_down", f"{name} is unreachable")
+            if broker_ok and sweep:
+                env = await clients.deribit.environment()
+                if env != cfg.execution.environment:
+                    state.kill_switch.arm("environment_mismatch", "integrity", "health-run", now)
+                    await alerts.emit(
+                        "CRITICAL",
+                        "environment",
+                        "environment_mismatch",
+                        f"broker is {env}, config says {cfg.execution.environment}: sweep skipped",
+                    )
+                    sweep = False
+            if broker_ok and sweep:
+                await _sweep_stale_orders(clients, cfg, now, report, alerts)
+                await _pin_risk(clients, state, now, report, alerts)
+            report.overdue = _missed(state, cfg, now)
+            for job in report.overdue:
+                await alerts.emit(
+                    "MEDIUM",
+                    "schedule",
+                    f"missed:{job}",
+                    f"{job} has not succeeded within its scheduled gap",
+                )
+            free_mb = shutil.disk_usage(data_dir).free / 2**20
+            if free_mb < cfg.health.min_free_disk_mb:
+                await alerts.emit(
+                    "MEDIUM", "disk", "low_disk", f"{free_mb:.0f} MB free in {data_dir}"
+                )
+                report.reasons.append("low_disk")
+            strikes = int(state.repo.get_state(STRIKES_KEY) or 0)
+            strikes = strikes + 1 if strike_reasons else 0
+            state.repo.set_state(STRIKES_KEY, strikes, now)
+            report.strikes = strikes
+            if strike_reasons:
+                report.status = "failing"
+                report.reasons += [f"strike:{r}" for r in strike_reasons]
+                await alerts.emit(
+                    "HIGH",
+                    "health",
+                    "strike",
+                    f"health strike {strikes}/{cfg.health.strikes_to_arm}: "
+                    f"{', '.join(strike_reasons)}",
+                )
+                if strikes >= cfg.health.strikes_to_arm:
+                    state.kill_switch.arm("health_strikes", "operational", "health-run", now)
+            elif down or report.overdue:
+                report.status = "degraded"
+                report.reasons += [f"down:{n}" for n in down] + [
+                    f"missed:{j}" for j in report.overdue
+                ]
+            write_heartbeat(data_dir, clock.now(), report.status)
+            if cfg.metrics.textfile_path:
+                write_metrics(Path(cfg.metrics.textfile_path), state, report, clock.now())
+        finally:
+            await clients.aclose()
+            state.repo.finish_run(
+                run_id, clock.now(), status=report.status, exit_code=0, reasons=report.reasons
+            )
+            state.close()
+    return report, approved, cfg.execution.environment
+
+
+async def _sweep_stale_orders(
+    clients: Clients, cfg: StrategyConfig, now: datetime, report: HealthReport, alerts: Alerts
+) -> None:
+    """Cancel ``bite-`` orders working longer than ``fill_timeout_s`` + 60 s (we hold the lock)."""
+    limit = timedelta(seconds=cfg.execution.fill_timeout_s + 60)
+    for order in await clients.deribit.open_orders():
+        if not order.label.startswith("bite-") or order.created is None:
+            continue
+        if now - order.created > limit:
+            final = await clients.deribit.cancel_order(order.order_id)
+            report.stale_orders.append(order.label)
+            await alerts.emit(
+                "HIGH",
+                "health",
+                f"stale_order:{order.label}",
+                f"cancelled stale order {order.label} (filled "
+                f"{final.filled_amount}); recovery books it on the next run",
+            )
+
+
+async def _pin_risk(
+    clients: Clients, state: StateContext, now: datetime, report: HealthReport, alerts: Alerts
+) -> None:
+    """A position open at DTE < 1 with spot within 2 % of its short strike: CRITICAL."""
+    rows = [
+        r
+        for r in state.repo.positions(("open", "closing"))
+        if (parse_iso_z(r.expiry) - now) < timedelta(days=1)
+    ]
+    if not rows:
+        return
+    spot, _ = await clients.deribit.index_price()
+    for row in rows:
+        if abs(spot / row.short_strike - 1) <= 0.02:
+            report.pin_risk.append(row.id)
+            await alerts.emit(
+                "CRITICAL",
+                "health",
+                f"pin_risk:{row.id}",
+                f"position {row.id} expires within a day with spot {spot} near "
+                f"its short strike {row.short_strike}: the exits should have "
+                "closed it",
+            )
