@@ -770,6 +770,162 @@ def health_run(
         )
 
 
+# -- status -------------------------------------------------------------------------------
+
+
+@app.command("status")
+def status_command(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live", help="Also ask the broker: equity, the collateral's delta, cost to close."
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """Engine, last runs, open positions, recent alerts, the Kelly estimate."""
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+    from bite.jobs import status as st
+
+    with _exit_codes():
+        clock = _clock(config, data_dir)
+        now = clock.now()
+        try:
+            environment: str | None = load_config(
+                resolve_config_path(config)
+            ).config.execution.environment
+        except BiteError:
+            environment = None
+        state = _state(data_dir)
+        try:
+            data: dict[str, Any] = {
+                "engine": st.engine(state, now, environment),
+                "runs": st.last_runs(state),
+                "positions": st.positions(state, now, include_closed=False),
+                "alerts": st.recent_alerts(state),
+                "kelly": st.kelly(state),
+            }
+        finally:
+            state.close()
+        if live:
+            data["live"] = _live_status(config, data_dir, clock)
+        if as_json:
+            _emit(data)
+            return
+        from bite.reporting.tables import print_status
+
+        print_status(data)
+
+
+def _live_status(config: Path | None, data_dir: Path | None, clock: Clock) -> dict[str, Any]:
+    import asyncio
+
+    from bite.config.loader import load_config
+    from bite.context import open_clients, resolve_config_path, resolve_data_dir
+
+    path = resolve_config_path(config)
+    cfg = load_config(path).config
+
+    async def ask() -> dict[str, Any]:
+        clients = open_clients(cfg, clock, resolve_data_dir(data_dir), config_dir=path.parent)
+        try:
+            index, _ = await clients.deribit.index_price()
+            summary = await clients.deribit.account_summary()
+            return {
+                "index": str(index),
+                "equity_eth": str(summary.equity),
+                "collateral_delta_eth": str(summary.equity),
+                "initial_margin_eth": str(summary.initial_margin),
+            }
+        finally:
+            await clients.aclose()
+
+    return asyncio.run(ask())
+
+
+@app.command("positions")
+def positions_command(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Closed ones too.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Positions (live ones, or all with --all)."""
+    from bite.jobs import status as st
+
+    with _exit_codes():
+        now = _clock(config, data_dir).now()
+        state = _state(data_dir)
+        try:
+            rows = st.positions(state, now, include_closed=show_all)
+        finally:
+            state.close()
+        if as_json:
+            _emit({"positions": rows})
+            return
+        from bite.reporting.tables import print_rows
+
+        print_rows(
+            "Positions",
+            rows,
+            [
+                "id",
+                "status",
+                "spread_type",
+                "short",
+                "long",
+                "contracts",
+                "credit_eth",
+                "dte",
+                "realized_pnl_eur",
+                "r",
+                "close_reason",
+            ],
+        )
+
+
+@app.command("orders")
+def orders_command(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    proposal: Annotated[str | None, typer.Option("--proposal", help="One proposal id.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every order the bot sent, with its state and fills."""
+    from bite.jobs import status as st
+
+    with _exit_codes():
+        state = _state(data_dir)
+        try:
+            rows = st.orders(state, proposal)
+        finally:
+            state.close()
+        if as_json:
+            _emit({"orders": rows})
+            return
+        from bite.reporting.tables import print_rows
+
+        print_rows(
+            "Orders",
+            rows,
+            [
+                "label",
+                "kind",
+                "side",
+                "amount",
+                "price",
+                "state",
+                "filled",
+                "average_price",
+                "reject_reason",
+            ],
+        )
+
+
 # -- services and the paper exchange ------------------------------------------------------
 
 

@@ -159,3 +159,85 @@ def print_monitor(report: dict[str, Any], console: Console | None = None) -> Non
             f"{order.get('state', '')} {order.get('filled', '')}".strip(),
         )
     out.print(table)
+
+
+def print_rows(
+    title: str, rows: list[dict[str, Any]], columns: list[str], console: Console | None = None
+) -> None:
+    """A plain table of dict rows."""
+    out = console or Console()
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    out.print(table)
+
+
+def print_status(data: dict[str, Any], console: Console | None = None) -> None:
+    """``bite status``: engine, runs, positions, alerts, Kelly."""
+    out = console or Console()
+    e = data["engine"]
+    switch = e["kill_switch"]
+    armed = (
+        (
+            f"[bold red]ARMED[/bold red] ({switch['kind']}) since {switch['since']}: "
+            f"{'; '.join(switch['reasons'])}"
+        )
+        if switch["armed"]
+        else "disarmed"
+    )
+    table = Table(title="Engine")
+    table.add_column("item")
+    table.add_column("value")
+    table.add_row("environment", str(e["environment"]))
+    table.add_row("kill switch", armed)
+    table.add_row(
+        "approved config", f"{(e['approved_config_hash'] or 'none')[:16]} {e['approved_at'] or ''}"
+    )
+    table.add_row(
+        "heartbeat age",
+        f"{e['heartbeat_age_minutes']} min" if e["heartbeat_age_minutes"] is not None else "never",
+    )
+    table.add_row("health strikes", str(e["health_strikes"]))
+    out.print(table)
+    print_rows(
+        "Last runs",
+        data["runs"],
+        ["job", "started_at", "status", "exit_code", "dry_run", "reasons"],
+        out,
+    )
+    print_rows(
+        "Open positions",
+        data["positions"],
+        [
+            "id",
+            "status",
+            "spread_type",
+            "short",
+            "long",
+            "contracts",
+            "credit_eth",
+            "max_loss_usd",
+            "dte",
+            "delta",
+            "vega",
+            "theta",
+        ],
+        out,
+    )
+    if "live" in data:
+        live = data["live"]
+        out.print(
+            f"collateral: {live['equity_eth']} ETH at {live['index']} USD — its delta "
+            f"is {live['collateral_delta_eth']} ETH, unhedged"
+        )
+    print_rows("Recent alerts", data["alerts"], ["ts", "severity", "source", "message"], out)
+    k = data.get("kelly")
+    if k:
+        out.print(
+            f"Kelly: n={k['n']} risk fraction {k['risk_fraction']:.4f}, drawdown "
+            f"{k['drawdown_pct']:.2f}%"
+            + (" — negative edge" if k["negative_edge"] else "")
+            + (" — HALTED" if k["halted"] else "")
+        )

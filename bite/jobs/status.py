@@ -1,0 +1,139 @@
+"""What ``bite status``, ``bite positions`` and ``bite orders`` show (read-only, no lock)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bite.context import StateContext
+from bite.errors import BiteError
+from bite.jobs.health import HEARTBEAT
+from bite.state.repository import parse_iso_z
+
+JOBS = ("entry-run", "monitor-run", "health-run", "backup-run", "recover")
+
+
+def engine(state: StateContext, now: datetime, environment: str | None) -> dict[str, Any]:
+    """Environment, kill switch, approval, heartbeat, strikes."""
+    last = state.repo.last_approved_config()
+    heartbeat = state.data_dir / HEARTBEAT
+    age = None
+    if heartbeat.exists():
+        try:
+            written = parse_iso_z(heartbeat.read_text(encoding="utf-8").split()[0]).timestamp()
+        except (IndexError, BiteError):
+            written = heartbeat.stat().st_mtime
+        age = (now.timestamp() - written) / 60
+    return {
+        "environment": environment,
+        "kill_switch": state.kill_switch.status().to_dict(),
+        "approved_config_hash": last.hash if last else None,
+        "approved_at": last.approved_at if last else None,
+        "heartbeat_age_minutes": round(age, 1) if age is not None else None,
+        "health_strikes": int(state.repo.get_state("health_strikes") or 0),
+    }
+
+
+def last_runs(state: StateContext) -> list[dict[str, Any]]:
+    """The last run of each job with its outcome."""
+    out = []
+    for job in JOBS:
+        row = state.repo.conn.execute(
+            "SELECT started_at, status, exit_code, dry_run, reasons FROM job_runs WHERE job = ?"
+            " ORDER BY id DESC LIMIT 1",
+            (job,),
+        ).fetchone()
+        if row is not None:
+            out.append(
+                {
+                    "job": job,
+                    "started_at": row["started_at"],
+                    "status": row["status"],
+                    "exit_code": row["exit_code"],
+                    "dry_run": bool(row["dry_run"]),
+                    "reasons": json.loads(row["reasons"]),
+                }
+            )
+    return out
+
+
+def positions(state: StateContext, now: datetime, *, include_closed: bool) -> list[dict[str, Any]]:
+    """Positions with their numbers and greeks (scaled to what is held)."""
+    statuses = None if include_closed else ("proposed", "awaiting_fill", "open", "closing")
+    out = []
+    for row in state.repo.positions(statuses):
+        proposal = state.repo.proposal_of(row.id)
+        greeks = proposal.get("greeks", {})
+        scale = row.contracts / max(row.contracts_proposed, 1)
+        out.append(
+            {
+                "id": row.id,
+                "status": row.status,
+                "spread_type": row.spread_type,
+                "short": row.short_instrument,
+                "long": row.long_instrument,
+                "contracts": row.contracts,
+                "credit_eth": str(row.entry_credit_eth or ""),
+                "max_loss_usd": str(row.max_loss_usd),
+                "dte": round((parse_iso_z(row.expiry) - now).total_seconds() / 86400, 2),
+                "delta": round(greeks.get("delta", 0) * scale, 4),
+                "vega": round(greeks.get("vega", 0) * scale, 2),
+                "theta": round(greeks.get("theta", 0) * scale, 2),
+                "realized_pnl_eur": str(row.realized_pnl_eur),
+                "r": row.r_multiple,
+                "close_reason": row.close_reason,
+                "opened_at": row.opened_at,
+                "closed_at": row.closed_at,
+            }
+        )
+    return out
+
+
+def orders(state: StateContext, proposal: str | None) -> list[dict[str, Any]]:
+    """Every order row (of one proposal when given)."""
+    return [
+        {
+            "label": o.label,
+            "kind": o.kind,
+            "attempt": o.attempt,
+            "side": o.side,
+            "amount": o.amount,
+            "price": str(o.price),
+            "state": o.state,
+            "filled": o.filled_amount,
+            "average_price": str(o.average_price or ""),
+            "broker_order_id": o.broker_order_id,
+            "reject_reason": o.reject_reason,
+        }
+        for o in state.repo.orders(proposal)
+    ]
+
+
+def recent_alerts(state: StateContext, count: int = 10) -> list[dict[str, Any]]:
+    """The latest alerts."""
+    rows = state.repo.conn.execute(
+        "SELECT ts, severity, source, message, sent FROM alerts ORDER BY id DESC LIMIT ?", (count,)
+    ).fetchall()
+    return [dict(r) for r in rows]
+
+
+def kelly(state: StateContext) -> dict[str, Any] | None:
+    """The latest persisted Kelly estimate."""
+    row = state.repo.conn.execute(
+        "SELECT ts, details FROM kelly_estimates ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return None
+    details: dict[str, Any] = json.loads(row["details"])
+    details["ts"] = row["ts"]
+    return details
+
+
+def collateral_delta(state: StateContext, data_dir: Path) -> float | None:
+    """The ETH held as collateral (unhedged), from the last equity snapshot if any."""
+    row = state.repo.conn.execute(
+        "SELECT equity_eth FROM equity_snapshots ORDER BY ts DESC LIMIT 1"
+    ).fetchone()
+    return float(row["equity_eth"]) if row else None
