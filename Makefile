@@ -11,6 +11,8 @@ BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_NO_PROGRESS := 1
+# compile bytecode at install time: a one-shot CLI should not recompile on every run
+export UV_COMPILE_BYTECODE := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install install-dev run test check fmt format-check lint types contracts bench lock clean
@@ -24,10 +26,12 @@ $(UV):
 
 $(BIN)/.installed: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --no-dev --python $(PYTHON)
+	$(BIN)/python -m compileall -q bite
 	@touch $@
 
 $(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON)
+	$(BIN)/python -m compileall -q bite
 	@touch $@ $(BIN)/.installed
 
 install: $(BIN)/.installed ## Install bite and its runtime dependencies into .venv

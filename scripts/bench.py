@@ -59,6 +59,51 @@ class _Anchor:
         self.anchor = (seq, digest)
 
 
+def job_benchmarks() -> list[tuple[str, str]]:
+    """Medians of whole CLI runs on the paper exchange (bytecode compiled by make install)."""
+    import json
+    import os
+    import tempfile
+
+    rows: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CERBERO_BITE_")}
+        env.update(
+            {
+                "CERBERO_BITE_NOW": "2026-01-05T14:00:00Z",
+                "CERBERO_BITE_DATA_DIR": str(Path(tmp) / "data"),
+            }
+        )
+        config = Path(tmp) / "strategy.yaml"
+        config.write_text((ROOT / "strategy.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+        base = [sys.executable, "-m", "bite"]
+
+        def run(*args: str) -> str:
+            done = subprocess.run(
+                [*base, *args, "--config", str(config)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            return done.stdout
+
+        for label, args in (
+            ("bite health-run (paper)", ("health-run",)),
+            ("bite entry-run --dry-run (paper, full chain)", ("entry-run", "--dry-run", "--json")),
+        ):
+            ms = _median_ms(lambda args=args: run(*args), 7)  # type: ignore[misc]
+            rows.append((label, f"{ms:.0f} ms"))
+        report = json.loads(run("entry-run", "--dry-run", "--json"))
+        rows.append(
+            (
+                "service calls of one dry-run entry cycle",
+                f"{report['service_calls']['total']} ({report['status']})",
+            )
+        )
+    return rows
+
+
 def paper_benchmarks() -> list[tuple[str, str]]:
     """A full chain build and the book_summary tool through the real client."""
     import asyncio
@@ -152,6 +197,8 @@ def main() -> int:
     bite = [sys.executable, "-m", "bite", "--version"]
     cold = _median_ms(lambda: subprocess.run(bite, check=True, capture_output=True), 7)
     rows.append(("cold start: bite --version", f"{cold:.0f} ms"))
+
+    rows.extend(job_benchmarks())
 
     now, spot, chain = load_chain_snapshot()
     cfg = StrategyConfig()

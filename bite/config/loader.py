@@ -21,6 +21,8 @@ from bite.errors import ConfigError
 
 LOCAL_NAME = "strategy.local.yaml"
 REDACTED = "***"
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CACHE: dict[tuple[str, int, int], LoadedConfig] = {}
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read: {exc.strerror}")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C when available
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
@@ -123,8 +125,28 @@ def validate(
         raise ConfigError(file, problems) from None
 
 
+def _version(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return -1
+
+
 def load_config(path: Path) -> LoadedConfig:
-    """Read, merge and validate the config at ``path`` and its local override."""
+    """Read, merge and validate the config at ``path`` and its local override.
+
+    Within one process the same file versions are read once.
+    """
+    key = (str(path.resolve()), _version(path), _version(local_path_for(path)))
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    loaded = _load(path)
+    _CACHE[key] = loaded
+    return loaded
+
+
+def _load(path: Path) -> LoadedConfig:
     base = _read_yaml(path)
     local = local_path_for(path)
     local_data: dict[str, Any] | None = None

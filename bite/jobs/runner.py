@@ -129,8 +129,14 @@ async def execute(
                 run.state.kill_switch.arm("internal_error", "integrity", job, clock.now())
             await run.alerts.emit("CRITICAL", job, "internal_error", message)
         finally:
+            calls = run.clients.http.stats()
+            details["service_calls"] = {"total": calls.total, "by_tool": calls.counts}
             await close_run(
-                run, status=status, exit_code=code, reasons=reasons, details={"status": status}
+                run,
+                status=status,
+                exit_code=code,
+                reasons=reasons,
+                details={"status": status, "service_calls": calls.total},
             )
         return result(status, code, reasons, run, details, message)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bite.paper.chain import Chain
+from bite.paper.market import ScriptedMarket
+
+from tests.e2e.scripted import ENTRY, at, script
 from tests.e2e.support import Workspace
 from tests.integration.test_lock import held_lock
 
@@ -134,3 +138,22 @@ def test_a_second_job_waits_for_the_lock_then_exits_3(tmp_path: Path) -> None:
     with held_lock(ws.data):
         done = ws.run("entry-run", "--lock-timeout", "0.3")
     assert done.returncode == 3
+
+
+def test_an_entry_cycles_service_calls_do_not_grow_with_the_chain(tmp_path: Path) -> None:
+    counts, sizes = [], []
+    for dvol in (55, 105):  # higher vol lists strikes further out: a bigger chain
+        root = tmp_path / f"dvol{dvol}"
+        root.mkdir()
+        path = root / "m.yaml"
+        path.write_text(
+            script([(400, 3000, dvol)]).replace("dvol: 60.0", f"dvol: {dvol}"), encoding="utf-8"
+        )
+        ws = Workspace(root, f"paper:\n  market:\n    kind: scripted\n    script_file: {path}\n")
+        code, out = ws.json("entry-run", "--dry-run", now=at(0))
+        assert (code, out["status"]) == (0, "would_enter"), out
+        counts.append(out["service_calls"]["total"])
+        market = ScriptedMarket.from_file(path)
+        sizes.append(len(Chain(market.state(ENTRY), 7).listings))
+    assert sizes[1] > sizes[0] * 1.2
+    assert counts[0] == counts[1] <= 20
