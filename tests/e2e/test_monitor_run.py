@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,16 @@ def test_an_invalid_config_file_still_lets_monitor_manage_the_position(tmp_path:
     out = monitor(ws, 64)
     assert out["status"] == "closed"
     assert ("HIGH", "config_choice") in ws.query("SELECT severity, key FROM alerts")
+
+
+def test_nothing_is_sent_during_settlement_the_run_waits_until_0805(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    enter(ws)
+    out = monitor(ws, 65 + 40 / 60)  # Thursday 07:40 UTC, the stop has fired
+    assert out["status"] == "closed"
+    placed = [
+        json.loads(line)
+        for line in (ws.data / "audit.log").read_bytes().splitlines()
+        if b'"EXIT_PLACED"' in line
+    ]
+    assert placed[0]["ts"] == "2026-03-05T08:05:00.000000Z"
