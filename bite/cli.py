@@ -926,6 +926,117 @@ def orders_command(
         )
 
 
+# -- backtest -----------------------------------------------------------------------------
+
+
+def _day(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@app.command("backtest")
+def backtest_command(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            help="Daily ETH prices CSV (date,...,close); default: the shipped real history."
+        ),
+    ] = None,
+    dvol: Annotated[Path | None, typer.Option(help="Daily ETH DVOL CSV; default shipped.")] = None,
+    eurusd: Annotated[Path | None, typer.Option(help="Daily EUR/USD CSV; default shipped.")] = None,
+    funding: Annotated[
+        Path | None,
+        typer.Option(help="Daily hourly funding rate CSV (date,value); default 0.0000125."),
+    ] = None,
+    fear_greed: Annotated[
+        Path | None,
+        typer.Option("--fear-greed", help="Daily Fear & Greed CSV (date,value); default 50."),
+    ] = None,
+    calendar: Annotated[
+        Path | None, typer.Option(help="Macro events CSV (time,name,impact); default none.")
+    ] = None,
+    starting_equity_eth: Annotated[str, typer.Option(help="Paper equity at the start.")] = "30",
+    config: ConfigOption = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Where trades.csv, equity.csv and equity.svg go.")
+    ] = Path("backtest-out"),
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "ERROR",
+) -> None:
+    """Replay the schedule over real ETH history with the live cycle functions."""
+    import asyncio
+    from decimal import Decimal, InvalidOperation
+
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+    from bite.paper.backtest import BacktestInputs, default_inputs, run_backtest, write_outputs
+    from bite.paper.market import DataFileError
+
+    with _exit_codes():
+        first, last = _day(start), _day(end)
+        shipped = default_inputs(first, last)
+        try:
+            equity = Decimal(starting_equity_eth)
+        except InvalidOperation:
+            raise UsageError(
+                f"--starting-equity-eth: not a number: {starting_equity_eth!r}"
+            ) from None
+        inputs = BacktestInputs(
+            first,
+            last,
+            prices or shipped.prices,
+            dvol or shipped.dvol,
+            eurusd or shipped.eurusd,
+            funding,
+            fear_greed,
+            calendar,
+            equity,
+        )
+        cfg = load_config(resolve_config_path(config)).config
+        _setup(None, log_level)
+        progress = None
+        bar = None
+        if not as_json and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            task = bar.add_task("backtest", total=None)
+            bar.start()
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        try:
+            result = asyncio.run(run_backtest(inputs, cfg, progress))
+        except DataFileError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.stop()
+        files = write_outputs(result, out, inputs)
+        summary = result.summary()
+        if as_json:
+            _emit(
+                {
+                    "job": "backtest",
+                    "from": str(first),
+                    "to": str(last),
+                    "summary": summary,
+                    "files": [str(f) for f in files],
+                }
+            )
+            return
+        from bite.reporting.tables import print_backtest
+
+        print_backtest(summary, first, last, files)
+
+
 # -- services and the paper exchange ------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from bite.config.loader import LoadedConfig, load_config
 from bite.config.schema import StrategyConfig
 from bite.config.secrets import known_secret_values, read_secret
 from bite.errors import ConfigError, UsageError
+from bite.paper.market import MarketSource
 from bite.paper.service import PaperService, build_market, parse_faults
 from bite.paper.transport import PaperTransport
 from bite.safety.audit_log import AuditLog
@@ -166,6 +167,8 @@ def open_clients(
     environ: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     telegram_url: str | None = None,
+    market: MarketSource | None = None,
+    notify: bool = True,
 ) -> Clients:
     """Build the clients for one run (close them with ``await clients.aclose()``)."""
     env = os.environ if environ is None else environ
@@ -176,7 +179,7 @@ def open_clients(
     if cfg.execution.environment == "paper" and any(
         e.base_url.startswith(PAPER_BASE) for e in ends.values()
     ):
-        market = build_market(cfg, config_dir or Path.cwd())
+        market = market or build_market(cfg, config_dir or Path.cwd())
         faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
         paper = PaperService(cfg, data_dir, market, faults)
         mounts[PAPER_BASE] = PaperTransport(paper, clock)
@@ -188,7 +191,12 @@ def open_clients(
     deribit = DeribitClient(http, clock, cfg.anomaly)
     hyperliquid = HyperliquidClient(http)
     macro = MacroClient(http)
-    telegram = TelegramClient.from_env(client, sleep, telegram_url or "https://api.telegram.org")
+    if notify:
+        telegram = TelegramClient.from_env(
+            client, sleep, telegram_url or "https://api.telegram.org"
+        )
+    else:
+        telegram = TelegramClient(client, None, None, sleep)
     return Clients(
         http,
         deribit,

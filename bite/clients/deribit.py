@@ -415,9 +415,13 @@ class DeribitClient:
             )
         )
 
-    async def instruments(self) -> dict[str, Instrument]:
-        """Active ETH options by name (cached for the run)."""
-        if self._instruments is None:
+    async def instruments(self, *, refresh: bool = False) -> dict[str, Instrument]:
+        """Active ETH options by name; asked once, again only when a name is missing.
+
+        A one-shot job asks once; a long-lived run (a backtest) refreshes when the book
+        or a ticker request names an instrument listed after the last answer.
+        """
+        if self._instruments is None or refresh:
             rows = await self._call(
                 "instruments", {"currency": "ETH", "kind": "option", "expired": False}
             )
@@ -432,11 +436,15 @@ class DeribitClient:
         rows = await self._call("book_summary", {"currency": "ETH", "kind": "option"})
         if not isinstance(rows, list):
             raise _err("book_summary", "answer is not a list")
+        if any(str(r.get("instrument_name")) not in instruments for r in rows):
+            instruments = await self.instruments(refresh=True)  # a listing newer than the cache
         return summary_to_chain(rows, instruments, self.clock.now(), self.anomaly)
 
     async def ticker(self, name: str) -> OptionQuote:
         """A fresh quote of one leg; an anomaly raises (the cycle uses it)."""
         instrument = (await self.instruments()).get(name)
+        if instrument is None:
+            instrument = (await self.instruments(refresh=True)).get(name)
         if instrument is None:
             raise _err("ticker", f"{name} is not listed")
         result = await self._call("ticker", {"instrument_name": name})

@@ -22,6 +22,7 @@ from bite.context import Clients, StateContext, open_clients, open_state, try_lo
 from bite.errors import ConfigError, IntegrityError
 from bite.jobs.alerts import Alerts
 from bite.paper.crash import check_crash_point
+from bite.paper.market import MarketSource
 from bite.safety.audit_log import BootResult
 from bite.safety.config_approval import ConfigChoice, Job, choose_config
 from bite.safety.kill_switch import audit_boot_check
@@ -64,6 +65,8 @@ async def boot(
     *,
     dry_run: bool,
     environ: Mapping[str, str] | None = None,
+    market: MarketSource | None = None,
+    notify: bool = True,
 ) -> Run:
     """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run."""
     env = os.environ if environ is None else environ
@@ -78,7 +81,15 @@ async def boot(
         cfg = choice.config
         if cfg.execution.environment == "paper":
             check_crash_point(env)
-        clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent, environ=env)
+        clients = open_clients(
+            cfg,
+            clock,
+            data_dir,
+            config_dir=config_path.parent,
+            environ=env,
+            market=market,
+            notify=notify,
+        )
     except BaseException:
         state.close()
         raise

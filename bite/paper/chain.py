@@ -122,7 +122,9 @@ LISTED_DAYS_BEFORE = {"day": 3, "week": 21, "month": 92}
 
 
 def listings(
-    state: MarketState, listed: Callable[[datetime], MarketState] | None = None
+    state: MarketState,
+    listed: Callable[[datetime], MarketState] | None = None,
+    known: dict[datetime, set[int]] | None = None,
 ) -> list[Listing]:
     """Every option listed at the state's time.
 
@@ -144,6 +146,8 @@ def listings(
                         then.forward(expiry), (expiry - since).total_seconds() / 86400, then.dvol
                     )
                 )
+        if known is not None:
+            grid |= known.get(expiry, set())
         for strike in sorted(grid):
             for option_type in OPTION_TYPES:
                 letter = "C" if option_type == "call" else "P"
@@ -201,11 +205,15 @@ class Chain:
     """The chain at one instant, quoted lazily and cached by name."""
 
     def __init__(
-        self, state: MarketState, seed: int, listed: Callable[[datetime], MarketState] | None = None
+        self,
+        state: MarketState,
+        seed: int,
+        listed: Callable[[datetime], MarketState] | None = None,
+        known: dict[datetime, set[int]] | None = None,
     ) -> None:
         self.state = state
         self.seed = seed
-        self.listings = {x.name: x for x in listings(state, listed)}
+        self.listings = {x.name: x for x in listings(state, listed, known)}
         self._quotes: dict[str, PaperQuote] = {}
 
     def quote(self, name: str) -> PaperQuote | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS settlements (id INTEGER PRIMARY KEY, instrument_name 
     size TEXT NOT NULL, delivery_price TEXT NOT NULL, payoff_eth TEXT NOT NULL,
     fee TEXT NOT NULL, timestamp_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fault_counts (key TEXT PRIMARY KEY, used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS listed_strikes (expiry_ms INTEGER NOT NULL, strike INTEGER NOT NULL,
+    PRIMARY KEY (expiry_ms, strike));
 """
 
 
@@ -133,8 +135,22 @@ class PaperExchange:
         """The modelled chain at ``now`` (cached for the instant)."""
         chain = self._chains.get(now)
         if chain is None:
-            self._chains = {now: Chain(self.market.state(now), self.market.seed, self.market.state)}
-            chain = self._chains[now]
+            known: dict[datetime, set[int]] = {}
+            rows = self.conn.execute(
+                "SELECT expiry_ms, strike FROM listed_strikes WHERE expiry_ms > ?", (_ms(now),)
+            ).fetchall()
+            for expiry_ms, strike in rows:
+                expiry = datetime.fromtimestamp(expiry_ms / 1000, tz=UTC)
+                known.setdefault(expiry, set()).add(int(strike))
+            chain = Chain(self.market.state(now), self.market.seed, self.market.state, known)
+            fresh = [
+                (_ms(x.expiry), x.strike)
+                for x in chain.listings.values()
+                if x.strike not in known.get(x.expiry, set())
+            ]
+            if fresh:  # a strike once listed stays listed until its expiry
+                self.conn.executemany("INSERT OR IGNORE INTO listed_strikes VALUES (?, ?)", fresh)
+            self._chains = {now: chain}
         return chain
 
     # -- account --------------------------------------------------------------------------

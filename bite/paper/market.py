@@ -236,6 +236,11 @@ class HistoricalMarket:
         eur_usd: float = 1.09,
         funding_hourly: float = 0.0000125,
         fear_greed: int = 50,
+        *,
+        eur_usd_daily: list[DailyPoint] | None = None,
+        funding_daily: list[DailyPoint] | None = None,
+        fear_greed_daily: list[DailyPoint] | None = None,
+        events: list[MacroEvent] | None = None,
     ) -> None:
         if not prices or not dvol:
             raise DataFileError("historical market needs prices and DVOL")
@@ -246,6 +251,10 @@ class HistoricalMarket:
         self._eur_usd = eur_usd
         self._funding = funding_hourly
         self._fear_greed = fear_greed
+        self._fx = _carried(eur_usd_daily)
+        self._funding_daily = _carried(funding_daily)
+        self._fg_daily = _carried(fear_greed_daily)
+        self._events = sorted(events or [], key=lambda e: e.time)
 
     def span(self) -> tuple[date, date]:
         """The first and last day with a close."""
@@ -274,18 +283,35 @@ class HistoricalMarket:
             * 0.5
         )
         x = start + (end - start) * frac + bridge
+        eur_usd = self._fx(day - timedelta(days=1)) if self._fx else None
+        funding = self._funding_daily(day) if self._funding_daily else None
+        fear = self._fg_daily(day) if self._fg_daily else None
         return MarketState(
             time=when,
             index=math.exp(x),
             dvol=dvol,
-            funding_hourly=self._funding,
-            eur_usd=self._eur_usd,
-            fear_greed=self._fear_greed,
+            funding_hourly=funding if funding is not None else self._funding,
+            eur_usd=eur_usd if eur_usd is not None else self._eur_usd,
+            fear_greed=round(fear) if fear is not None else self._fear_greed,
         )
 
     def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
-        """No events unless a calendar file is given."""
-        return []
+        """The calendar file's events in [start, end] (none without a file)."""
+        return [e for e in self._events if start <= e.time <= end]
+
+
+def _carried(points: list[DailyPoint] | None) -> Any:
+    """A lookup of a daily series that carries the last value over missing days."""
+    if not points:
+        return None
+    days = [p.day for p in points]
+    values = [p.value for p in points]
+
+    def lookup(day: date) -> float | None:
+        i = bisect_right(days, day) - 1
+        return values[i] if i >= 0 else None
+
+    return lookup
 
 
 class ScriptedMarket:

@@ -241,3 +241,48 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
             + (" — negative edge" if k["negative_edge"] else "")
             + (" — HALTED" if k["halted"] else "")
         )
+
+
+def print_backtest(
+    summary: dict[str, Any], start: Any, end: Any, files: list[Any], console: Console | None = None
+) -> None:
+    """The backtest report."""
+    out = console or Console()
+    table = Table(title=f"Backtest {start} to {end}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key in (
+        "trades",
+        "wins",
+        "win_rate",
+        "pnl_eur_total",
+        "pnl_eur_per_trade",
+        "mean_r",
+        "best_r",
+        "worst_r",
+        "max_drawdown_pct_of_equity",
+        "entry_slots",
+        "monitor_slots",
+        "risk_fraction_first_last",
+        "halt_began",
+    ):
+        table.add_row(key, str(summary.get(key)))
+    out.print(table)
+    print_rows(
+        "Entries skipped, by reason",
+        [{"reason": k, "count": v} for k, v in summary["skipped_entries"].items()],
+        ["reason", "count"],
+        out,
+    )
+    print_rows(
+        "Exits, by rule",
+        [{"rule": k, "count": v} for k, v in summary["exits_by_rule"].items()],
+        ["rule", "count"],
+        out,
+    )
+    out.print("Approximations: " + "; ".join(summary["approximations"]) + ".")
+    out.print(
+        "The drawdown is of the account's EUR value, which moves with ETH (the "
+        "collateral is not hedged)."
+    )
+    out.print("Files: " + ", ".join(str(f) for f in files))

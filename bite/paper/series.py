@@ -1,0 +1,134 @@
+"""Daily market series from CSV files, checked over the span a run reads (paper-exchange.md 5).
+
+Accepts ``date,...,close`` files in either sort order, and yfinance's three-line
+header (``Price,Close,...`` / ``Ticker,...`` / ``Date,,,``) where the first column
+holds the dates. Within the span: a gap, a duplicate or a bad number is an error
+naming the file and line. Cadence is calendar days (ETH prices, DVOL) or working
+days (EUR/USD: weekends and holidays are carried).
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Literal
+
+from bite.paper.market import DataFileError
+
+Cadence = Literal["calendar", "working"]
+MAX_WORKING_GAP_DAYS = 4  # a weekend plus a holiday
+
+
+@dataclass(frozen=True)
+class Series:
+    """Daily values by date, with the file they came from."""
+
+    path: Path
+    days: tuple[date, ...]
+    values: tuple[float, ...]
+
+    def first(self) -> date:
+        """The first day."""
+        return self.days[0]
+
+    def last(self) -> date:
+        """The last day."""
+        return self.days[-1]
+
+    def at_or_before(self, day: date) -> float:
+        """The value of ``day``, or of the last day before it (carried)."""
+        i = bisect_right(self.days, day) - 1
+        if i < 0:
+            raise DataFileError(f"{self.path}: no value on or before {day}")
+        return self.values[i]
+
+
+def _parse_date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
+
+
+def read_series(
+    path: Path,
+    column: str = "close",
+    *,
+    span: tuple[date, date] | None = None,
+    cadence: Cadence = "calendar",
+) -> Series:
+    """Read one daily column; check the rows inside ``span`` (all rows when None)."""
+    try:
+        handle = path.open(encoding="utf-8", newline="")
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        rows = list(csv.reader(handle))
+    if not rows:
+        raise DataFileError(f"{path}: empty file")
+    header = [h.strip().lower() for h in rows[0]]
+    date_col = header.index("date") if "date" in header else 0
+    if column not in header:
+        raise DataFileError(f"{path}: no column {column!r} (columns: {', '.join(header)})")
+    value_col = header.index(column)
+    found: list[tuple[date, float, int]] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        day = _parse_date(row[date_col]) if len(row) > date_col else None
+        if day is None:
+            if line <= 3:  # yfinance's extra header lines
+                continue
+            raise DataFileError(f"{path}:{line}: not a date: {row[date_col]!r}")
+        if span is not None and not span[0] <= day <= span[1]:
+            continue
+        try:
+            value = float(row[value_col])
+        except (ValueError, IndexError):
+            raise DataFileError(f"{path}:{line}: bad number in {column}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise DataFileError(f"{path}:{line}: {column} must be a positive number")
+        found.append((day, value, line))
+    found.sort()
+    for (d1, _, _), (d2, _, line) in itertools.pairwise(found):
+        if d2 == d1:
+            raise DataFileError(f"{path}:{line}: duplicate date {d2}")
+        step = (d2 - d1).days
+        too_far = step != 1 if cadence == "calendar" else step > MAX_WORKING_GAP_DAYS
+        if too_far:
+            raise DataFileError(f"{path}:{line}: gap from {d1} to {d2}")
+    if not found:
+        where = f" within {span[0]}..{span[1]}" if span else ""
+        raise DataFileError(f"{path}: no rows{where}")
+    return Series(path, tuple(d for d, _, _ in found), tuple(v for _, v, _ in found))
+
+
+def available(path: Path, column: str = "close") -> tuple[date, date]:
+    """The first and last dated rows of a file (no other check)."""
+    days = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    date_col = header.index("date") if "date" in header else 0
+    for row in rows[1:]:
+        day = _parse_date(row[date_col]) if len(row) > date_col else None
+        if day is not None:
+            days.append(day)
+    if not days:
+        raise DataFileError(f"{path}: no dated rows")
+    return min(days), max(days)
+
+
+def span_covered(series: Series, start: date, end: date) -> bool:
+    """Whether the series has a value for every day from ``start`` to ``end``."""
+    return series.first() <= start and series.last() >= end
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Every calendar day from start to end inclusive."""
+    return [start + timedelta(days=k) for k in range((end - start).days + 1)]
