@@ -1,0 +1,108 @@
+"""bite backtest: byte-identical reruns, clear data errors, the live cycle functions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bite.jobs import entry as entry_job
+from bite.jobs import monitor as monitor_job
+from bite.paper import backtest as backtest_module
+from bite.paper.market import default_data_file
+
+from tests.integration.cli_support import ROOT, bite
+
+SPAN = ("--from", "2022-01-03", "--to", "2022-03-20")
+
+
+def run(tmp_path: Path, out: str, *extra: str) -> tuple[int, dict[str, object], str]:
+    done = bite(
+        "backtest",
+        *SPAN,
+        "--out",
+        str(tmp_path / out),
+        "--json",
+        "--config",
+        str(ROOT / "strategy.yaml"),
+        *extra,
+    )
+    data = json.loads(done.stdout) if done.returncode == 0 else {}
+    return done.returncode, data, done.stderr
+
+
+def test_identical_inputs_give_byte_identical_outputs(tmp_path: Path) -> None:
+    code_a, first, err = run(tmp_path, "a")
+    code_b, second, _ = run(tmp_path, "b")
+    assert (code_a, code_b) == (0, 0), err
+    assert first["summary"] == second["summary"]
+    for name in ("trades.csv", "equity.csv", "equity.svg"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    summary = first["summary"]
+    assert isinstance(summary, dict)
+    assert summary["trades"] >= 2
+    assert summary["entry_slots"] == 11
+    trades = (tmp_path / "a" / "trades.csv").read_text(encoding="utf-8").splitlines()
+    assert trades[0].startswith("position,opened,closed")
+    assert trades[1].startswith("bt7-2022010314,")  # ids from the seed and the slot
+    assert (tmp_path / "a" / "equity.svg").read_text(encoding="utf-8").startswith("<svg")
+    assert err == ""  # no progress bar without a terminal
+
+
+def test_the_backtest_calls_the_live_cycle_functions() -> None:
+    names = vars(backtest_module)
+    assert names["run_entry_cycle"] is entry_job.run_entry_cycle
+    assert names["run_monitor_cycle"] is monitor_job.run_monitor_cycle
+
+
+def _copy_with(tmp_path: Path, edit: str) -> Path:
+    lines = default_data_file("eth_usd_daily.csv").read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("2022-02-10"))
+    if edit == "gap":
+        del lines[index]
+    elif edit == "duplicate":
+        lines.insert(index, lines[index])
+    else:
+        lines[index] = "2022-02-10,1,2,3,not-a-number,5"
+    path = tmp_path / f"{edit}.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_gap_a_duplicate_and_a_bad_number_are_named_with_file_and_line(tmp_path: Path) -> None:
+    for edit, words in (
+        ("gap", "gap from 2022-02-09"),
+        ("duplicate", "duplicate date"),
+        ("bad", "bad number"),
+    ):
+        path = _copy_with(tmp_path, edit)
+        code, _, err = run(tmp_path, edit, "--prices", str(path))
+        assert code == 2
+        assert str(path) in err
+        assert words in err
+        assert f"{path}:" in err  # the line
+
+
+def test_an_error_outside_the_span_read_does_not_matter(tmp_path: Path) -> None:
+    lines = default_data_file("eth_usd_daily.csv").read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if line.startswith("2024-06-01"))
+    lines[index] = "2024-06-01,1,2,3,not-a-number,5"
+    path = tmp_path / "late.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, _, err = run(tmp_path, "late", "--prices", str(path))
+    assert code == 0, err
+
+
+def test_a_range_outside_the_data_is_refused_with_what_is_available(tmp_path: Path) -> None:
+    done = bite(
+        "backtest",
+        "--from",
+        "2019-01-01",
+        "--to",
+        "2019-03-01",
+        "--out",
+        str(tmp_path / "x"),
+        "--config",
+        str(ROOT / "strategy.yaml"),
+    )
+    assert done.returncode == 2
+    assert "DVOL covers 2021-03-24..2026-04-06" in done.stderr or "prices cover" in done.stderr
