@@ -104,6 +104,34 @@ def job_benchmarks() -> list[tuple[str, str]]:
     return rows
 
 
+def backtest_benchmark() -> list[tuple[str, str]]:
+    """Wall time of the 2022-2024 backtest (one run: it takes most of a minute)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [
+            sys.executable,
+            "-m",
+            "bite",
+            "backtest",
+            "--from",
+            "2022-01-01",
+            "--to",
+            "2024-12-31",
+            "--out",
+            tmp,
+            "--json",
+            "--config",
+            str(ROOT / "strategy.yaml"),
+        ]
+        start = time.perf_counter()
+        subprocess.run(args, check=True, capture_output=True)
+        elapsed = time.perf_counter() - start
+    return [
+        ("backtest 2022-01-01..2024-12-31 (157 entry, 2,192 monitor slots)", f"{elapsed:.1f} s")
+    ]
+
+
 def paper_benchmarks() -> list[tuple[str, str]]:
     """A full chain build and the book_summary tool through the real client."""
     import asyncio
@@ -206,6 +234,7 @@ def main() -> int:
     rows.append((f"select_strikes, real chain ({len(chain)} options)", f"{sel:.1f} ms"))
 
     rows.extend(paper_benchmarks())
+    rows.extend(backtest_benchmark())
     rows.extend(audit_benchmarks())
 
     width = max(len(name) for name, _ in rows)
