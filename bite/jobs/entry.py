@@ -307,16 +307,7 @@ async def _place_entry(
         risk_exit=False,
         sent_point="after_order_sent",
     )
-    order_json = {
-        "label": proposal.label,
-        "order_id": outcome.broker_order_id,
-        "state": outcome.state,
-        "filled": outcome.filled,
-        "average_price": str(outcome.average_price) if outcome.average_price else None,
-        "prices": [str(p) for p in outcome.prices],
-        "refused": outcome.refused,
-        "reject_reason": outcome.reject_reason,
-    }
+    order_json = {"label": proposal.label, **outcome.summary()}
     now = run.clock.now()
     if outcome.filled > 0:
         credit = outcome.average_price or proposal.credit_eth

@@ -231,14 +231,7 @@ async def _close(
         )
         if decision.action == "HOLD":
             break
-    order = {
-        "state": outcome.state,
-        "filled": outcome.filled,
-        "average_price": str(outcome.average_price) if outcome.average_price else None,
-        "prices": [str(p) for p in outcome.prices],
-        "refused": outcome.refused,
-        "reject_reason": outcome.reject_reason,
-    }
+    order = outcome.summary()
     if held == 0:
         status = "closed"
     elif held < view.contracts:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bite.clients._exceptions import McpUnavailableError
 from bite.clients.deribit import BrokerOrder, BrokerTrade
@@ -46,6 +47,18 @@ class OrderOutcome:
     refused: str | None = None
     reject_reason: str | None = None
     prices: list[Decimal] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The order as a job's JSON reports it."""
+        return {
+            "order_id": self.broker_order_id,
+            "state": self.state,
+            "filled": self.filled,
+            "average_price": str(self.average_price) if self.average_price else None,
+            "prices": [str(p) for p in self.prices],
+            "refused": self.refused,
+            "reject_reason": self.reject_reason,
+        }
 
 
 async def wait_out_settlement(run: Run) -> None:
@@ -270,7 +283,7 @@ async def work_order(
             )
     outcome.trades = trades
     if outcome.filled and outcome.average_price is None:
-        outcome.average_price = _combo_average(trades, guarded.side, outcome.filled)
+        outcome.average_price = combo_average(trades, guarded.side, outcome.filled)
     repo.update_order(
         row_id,
         run.clock.now(),
@@ -281,7 +294,7 @@ async def work_order(
     return outcome
 
 
-def _combo_average(trades: list[BrokerTrade], side: str, filled: int) -> Decimal | None:
+def combo_average(trades: list[BrokerTrade], side: str, filled: int) -> Decimal | None:
     """The combo's average price from its legs' fills (credit for a sell, debit for a buy)."""
     if not filled:
         return None

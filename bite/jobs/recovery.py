@@ -18,7 +18,7 @@ from typing import Any
 from bite.clients.deribit import BrokerOrder, BrokerTrade
 from bite.jobs.boot import Run
 from bite.jobs.monitor import book_exit
-from bite.jobs.orders import OrderOutcome
+from bite.jobs.orders import OrderOutcome, combo_average
 from bite.state.models import NewFill, OrderRow, PositionRow
 from bite.state.repository import parse_iso_z
 
@@ -66,16 +66,6 @@ def _store_fills(run: Run, row: OrderRow, trades: list[BrokerTrade]) -> None:
             run.state.audit.append(
                 "RECOVERY_FILL", {"label": row.label, "trade_id": t.trade_id}, run.clock.now()
             )
-
-
-def _combo_price(trades: list[BrokerTrade], side: str, filled: int) -> Decimal | None:
-    if not filled:
-        return None
-    signed = sum(
-        (t.price * t.amount * (1 if t.direction == "sell" else -1) for t in trades), Decimal(0)
-    )
-    value = signed / filled
-    return value if side == "sell" else -value
 
 
 async def recover(run: Run) -> RecoveryReport:
@@ -136,7 +126,7 @@ async def _final_order(
             broker_order_id=order.order_id,
             state=order.state if order.state != "open" else "cancelled",
             filled_amount=order.filled_amount,
-            average_price=_combo_price(trades, row.side, order.filled_amount),
+            average_price=combo_average(trades, row.side, order.filled_amount),
         )
     return order, trades
 
@@ -152,7 +142,7 @@ async def _settle_entry(run: Run, row: PositionRow, report: RecoveryReport, dry_
             trades += got
     now = run.clock.now()
     if filled > 0:
-        credit = _combo_price(trades, "sell", filled)
+        credit = combo_average(trades, "sell", filled)
         report.actions.append({"action": "open", "position": row.id, "contracts": filled})
         if not dry_run:
             if row.status == "proposed":
@@ -184,7 +174,7 @@ async def _settle_exit(run: Run, row: PositionRow, report: RecoveryReport, dry_r
         order.order_id if order else None,
         order.state if order else "cancelled",
         filled,
-        _combo_price(trades, "buy", filled),
+        combo_average(trades, "buy", filled),
         trades,
     )
     await book_exit(run, row, outcome, row.close_reason or "RECOVERY", index)

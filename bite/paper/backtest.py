@@ -34,8 +34,8 @@ from bite.core.types import MacroEvent
 from bite.jobs.boot import boot, check_environment
 from bite.jobs.entry import run_entry_cycle
 from bite.jobs.monitor import run_monitor_cycle
-from bite.paper.market import DailyPoint, DataFileError, HistoricalMarket, default_data_file
-from bite.paper.series import Series, available, read_series
+from bite.paper.market import DataFileError, HistoricalMarket, default_data_file
+from bite.paper.series import available, read_series, to_points
 
 log = logging.getLogger("bite.backtest")
 DEFAULT_EQUITY_ETH = Decimal(30)
@@ -126,10 +126,6 @@ def slots(start: date, end: date) -> list[tuple[datetime, str]]:
     return out
 
 
-def _points(series: Series) -> list[DailyPoint]:
-    return [DailyPoint(d, v) for d, v in zip(series.days, series.values, strict=True)]
-
-
 def _calendar(path: Path) -> list[MacroEvent]:
     events = []
     with path.open(encoding="utf-8", newline="") as handle:
@@ -182,12 +178,12 @@ def load_market(inputs: BacktestInputs, cfg: StrategyConfig) -> HistoricalMarket
     fear = read_series(inputs.fear_greed, "value", span=span) if inputs.fear_greed else None
     events = _calendar(inputs.calendar) if inputs.calendar else []
     return HistoricalMarket(
-        _points(prices),
-        _points(dvol),
+        to_points(prices),
+        to_points(dvol),
         seed=cfg.paper.seed,
-        eur_usd_daily=_points(fx) if fx else None,
-        funding_daily=_points(funding) if funding else None,
-        fear_greed_daily=_points(fear) if fear else None,
+        eur_usd_daily=to_points(fx) if fx else None,
+        funding_daily=to_points(funding) if funding else None,
+        fear_greed_daily=to_points(fear) if fear else None,
         events=events,
     )
 

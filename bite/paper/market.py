@@ -16,9 +16,7 @@ instant:
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import itertools
 import math
 import struct
 from bisect import bisect_right
@@ -197,32 +195,6 @@ class DailyPoint:
 
 class DataFileError(ValueError):
     """A market data file is unusable; names the file and line."""
-
-
-def read_daily_csv(path: Path, column: str = "close") -> list[DailyPoint]:
-    """Read ``date,...,close`` rows in either sort order; refuse gaps, duplicates, bad numbers."""
-    points: list[tuple[date, float, int]] = []
-    with path.open(encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = {name.lower(): name for name in reader.fieldnames or []}
-        if "date" not in fields or column not in fields:
-            raise DataFileError(f"{path}: needs columns date and {column}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                day = date.fromisoformat(row[fields["date"]].strip()[:10])
-                value = float(row[fields[column]])
-            except (ValueError, TypeError):
-                raise DataFileError(f"{path}:{line}: bad date or number") from None
-            if not math.isfinite(value) or value <= 0:
-                raise DataFileError(f"{path}:{line}: {column} must be a positive number")
-            points.append((day, value, line))
-    points.sort()
-    for (d1, _, _), (d2, _, line) in itertools.pairwise(points):
-        if d2 == d1:
-            raise DataFileError(f"{path}:{line}: duplicate date {d2}")
-        if (d2 - d1).days != 1:
-            raise DataFileError(f"{path}:{line}: gap after {d1}")
-    return [DailyPoint(d, v) for d, v, _ in points]
 
 
 class HistoricalMarket:

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-from bite.paper.market import DataFileError
+from bite.paper.market import DailyPoint, DataFileError
 
 Cadence = Literal["calendar", "working"]
 MAX_WORKING_GAP_DAYS = 4  # a weekend plus a holiday
@@ -132,3 +132,8 @@ def span_covered(series: Series, start: date, end: date) -> bool:
 def days_between(start: date, end: date) -> list[date]:
     """Every calendar day from start to end inclusive."""
     return [start + timedelta(days=k) for k in range((end - start).days + 1)]
+
+
+def to_points(series: Series) -> list[DailyPoint]:
+    """A series as the market model's daily points."""
+    return [DailyPoint(d, v) for d, v in zip(series.days, series.values, strict=True)]

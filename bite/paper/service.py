@@ -26,8 +26,8 @@ from bite.paper.market import (
     ScriptedMarket,
     SyntheticMarket,
     default_data_file,
-    read_daily_csv,
 )
+from bite.paper.series import read_series, to_points
 
 SERVICES = ("deribit", "hyperliquid", "macro", "sentiment")
 FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
@@ -100,7 +100,7 @@ def build_market(cfg: StrategyConfig, base_dir: Path) -> MarketSource:
             if market.dvol_file
             else default_data_file("eth_dvol.csv")
         )
-        return HistoricalMarket(read_daily_csv(prices), read_daily_csv(dvol), seed)
+        return HistoricalMarket(to_points(read_series(prices)), to_points(read_series(dvol)), seed)
     return SyntheticMarket(seed)
 
 

@@ -20,8 +20,8 @@ from bite.paper.market import (
     ScriptedMarket,
     SyntheticMarket,
     default_data_file,
-    read_daily_csv,
 )
+from bite.paper.series import read_series, to_points
 
 from tests.integration.cli_support import ROOT
 
@@ -133,8 +133,8 @@ def relative_spread(q: PaperQuote) -> float:
 
 
 def test_historical_market_meets_each_daily_close() -> None:
-    prices = read_daily_csv(default_data_file("eth_usd_daily.csv"))
-    dvol = read_daily_csv(default_data_file("eth_dvol.csv"))
+    prices = to_points(read_series(default_data_file("eth_usd_daily.csv")))
+    dvol = to_points(read_series(default_data_file("eth_dvol.csv")))
     market = HistoricalMarket(prices, dvol, seed=7)
     close = next(p.value for p in prices if p.day.isoformat() == "2022-06-18")
     at_midnight = market.state(datetime(2022, 6, 19, tzinfo=UTC))
@@ -151,7 +151,7 @@ def test_a_gap_a_duplicate_and_a_bad_number_are_refused_with_the_line(tmp_path: 
         path = tmp_path / "p.csv"
         path.write_text("date,close\n" + body, encoding="utf-8")
         with pytest.raises(DataFileError, match=problem) as caught:
-            read_daily_csv(path)
+            read_series(path)
         assert f"{path}:3" in str(caught.value)
 
 
