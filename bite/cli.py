@@ -812,7 +812,7 @@ def status_command(
         finally:
             state.close()
         if live:
-            data["live"] = _live_status(config, data_dir, clock)
+            data["live"] = _live_status(config, data_dir, clock, data["positions"])
         if as_json:
             _emit(data)
             return
@@ -821,11 +821,16 @@ def status_command(
         print_status(data)
 
 
-def _live_status(config: Path | None, data_dir: Path | None, clock: Clock) -> dict[str, Any]:
+def _live_status(
+    config: Path | None, data_dir: Path | None, clock: Clock, positions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Ask the broker: equity, the collateral's delta, each position's cost to close and P&L."""
     import asyncio
+    from decimal import Decimal
 
     from bite.config.loader import load_config
     from bite.context import open_clients, resolve_config_path, resolve_data_dir
+    from bite.core.exit_decision import close_debits
 
     path = resolve_config_path(config)
     cfg = load_config(path).config
@@ -835,11 +840,32 @@ def _live_status(config: Path | None, data_dir: Path | None, clock: Clock) -> di
         try:
             index, _ = await clients.deribit.index_price()
             summary = await clients.deribit.account_summary()
+            rate = (await clients.macro.eur_usd()).rate
+            rows = []
+            for p in positions:
+                if p["status"] not in ("open", "closing") or not p["credit_eth"]:
+                    continue
+                short = await clients.deribit.ticker(p["short"])
+                long = await clients.deribit.ticker(p["long"])
+                mid, touch, degraded = close_debits(short, long)
+                pnl = p["contracts"] * (Decimal(p["credit_eth"]) - mid)
+                rows.append(
+                    {
+                        "id": p["id"],
+                        "debit_mid": str(mid),
+                        "debit_touch": str(touch),
+                        "degraded_quote": degraded,
+                        "unrealized_pnl_eth": str(pnl.quantize(Decimal("0.000001"))),
+                        "unrealized_pnl_eur": str((pnl * index / rate).quantize(Decimal("0.01"))),
+                    }
+                )
             return {
                 "index": str(index),
                 "equity_eth": str(summary.equity),
+                "equity_eur": str((summary.equity * index / rate).quantize(Decimal("0.01"))),
                 "collateral_delta_eth": str(summary.equity),
                 "initial_margin_eth": str(summary.initial_margin),
+                "positions": rows,
             }
         finally:
             await clients.aclose()

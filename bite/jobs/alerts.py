@@ -22,6 +22,7 @@ from bite.state.repository import Repository, parse_iso_z
 
 Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 log = logging.getLogger("bite.alerts")
+OPEN_KEY = "open_alerts"
 _LEVEL = {
     "LOW": logging.INFO,
     "MEDIUM": logging.WARNING,
@@ -69,6 +70,8 @@ class Alerts:
             )
             result = await self.telegram.send(text)
             sent = result.sent
+        if severity != "LOW":
+            self._open(source, key, add=True)
         try:
             self.repo.add_alert(now, severity, source, key, message, sent=sent, details=details)
             if severity in ("HIGH", "CRITICAL") and self.audit is not None:
@@ -87,6 +90,32 @@ class Alerts:
                 self.kill_switch.arm(key, "integrity", self.job, now)
         except Exception:  # an alert must never make a job fail
             log.exception("could not record the alert")
+
+    def _open(self, source: str, key: str, *, add: bool) -> bool:
+        """Track outages that a recovery message will close; True when it was open."""
+        if self.repo is None:
+            return False
+        current = set(self.repo.get_state(OPEN_KEY) or [])
+        name = f"{source}|{key}"
+        was_open = name in current
+        if add:
+            current.add(name)
+        else:
+            current.discard(name)
+        if current != set(self.repo.get_state(OPEN_KEY) or []):
+            self.repo.set_state(OPEN_KEY, sorted(current), self.clock.now())
+        return was_open
+
+    async def resolve(self, source: str, key: str, message: str) -> None:
+        """Close an outage: one recovery message when an alert with this key was open."""
+        if self.dry_run or self.repo is None or not self._open(source, key, add=False):
+            return
+        log.info("[RESOLVED] %s: %s", source, message)
+        self.repo.add_alert(self.clock.now(), "LOW", source, f"{key}:resolved", message, sent=True)
+        if self.telegram is not None:
+            await self.telegram.send(
+                f"✅ <b>Cerbero Bite — resolved</b>\n<i>{escape(source)}</i>\n{escape(message)}"
+            )
 
     def _due(self, source: str, key: str, now: Any) -> bool:
         if self.repo is None:

@@ -183,6 +183,9 @@ async def run_health(
             down = [n for n, info in report.services.items() if not info["up"] and n != "deribit"]
             for name in down:
                 await alerts.emit("MEDIUM", name, "service_down", f"{name} is unreachable")
+            for name, info in report.services.items():
+                if info["up"]:
+                    await alerts.resolve(name, "service_down", f"{name} is reachable again")
             if broker_ok and sweep:
                 env = await clients.deribit.environment()
                 if env != cfg.execution.environment:
@@ -232,6 +235,8 @@ async def run_health(
                 report.reasons += [f"down:{n}" for n in down] + [
                     f"missed:{j}" for j in report.overdue
                 ]
+            if not strike_reasons:
+                await alerts.resolve("health", "strike", "health checks pass again")
             write_heartbeat(data_dir, clock.now(), report.status)
             if cfg.metrics.textfile_path:
                 write_metrics(Path(cfg.metrics.textfile_path), state, report, clock.now())

@@ -61,3 +61,13 @@ def test_metrics_are_written_for_node_exporter(tmp_path: Path) -> None:
     assert "bite_health_status 0" in text
     assert 'bite_service_up{service="deribit"} 1' in text
     assert "bite_kill_switch_armed 0" in text
+
+
+def test_a_service_back_up_sends_one_recovery_message(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    assert ws.json("health-run", faults={"macro.*": {"error": 503}})[1]["status"] == "degraded"
+    assert ws.json("health-run", now="2026-01-05T14:05:00Z")[1]["status"] == "ok"
+    keys = [row[0] for row in ws.query("SELECT key FROM alerts ORDER BY id")]
+    assert keys == ["service_down", "service_down:resolved"]
+    assert ws.json("health-run", now="2026-01-05T14:10:00Z")[1]["status"] == "ok"
+    assert len(ws.query("SELECT key FROM alerts")) == 2

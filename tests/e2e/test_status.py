@@ -19,6 +19,10 @@ def test_status_positions_and_orders_describe_the_book(tmp_path: Path) -> None:
     assert status["positions"][0]["delta"] > 0  # a bull put spread is long delta
     assert {r["job"] for r in status["runs"]} == {"entry-run", "health-run"}
     assert status["kelly"]["risk_fraction"] > 0
+    live = ws.json("status", "--live", now=at(2))[1]["live"]
+    assert live["positions"][0]["id"] == entry["proposal"]["proposal_id"]
+    assert float(live["positions"][0]["debit_mid"]) > 0
+    assert float(live["collateral_delta_eth"]) > 0
     text = ws.run("status", now=at(2)).stdout
     assert "Open positions" in text and "disarmed" in text
     assert ws.run("monitor-run", now=at(64)).returncode == 0

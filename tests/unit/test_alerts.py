@@ -86,3 +86,19 @@ def test_a_dry_run_only_logs(tmp_path: Path) -> None:
     asyncio.run(alerts.emit("CRITICAL", "x", "guard", "boom", integrity=True))
     assert sent == []
     assert not (tmp_path / "audit.log").exists()
+
+
+def test_a_recovery_message_closes_an_outage_once(tmp_path: Path) -> None:
+    sent: list[str] = []
+    alerts, _ = alerts_for(tmp_path, sent)
+
+    async def body() -> None:
+        await alerts.resolve("macro", "service_down", "macro is reachable again")  # no outage
+        await alerts.emit("MEDIUM", "macro", "service_down", "macro is unreachable")
+        await alerts.resolve("macro", "service_down", "macro is reachable again")
+        await alerts.resolve("macro", "service_down", "macro is reachable again")
+
+    asyncio.run(body())
+    assert len(sent) == 2
+    assert "unreachable" in sent[0]
+    assert "resolved" in sent[1]
