@@ -167,3 +167,11 @@ def test_the_stored_dump_keeps_no_secret_and_rebuilds_without_it(tmp_path: Path)
     rebuilt = config_from_dump(dump)
     assert rebuilt.paper.serve_token is None
     assert rebuilt.entry == config.entry
+
+
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path: Path) -> None:
+    error = problems_of(
+        tmp_path, "paper:\n  seed: 3\nentry:\n  dvol_min: 40\npaper:\n  auto_approve: false\n"
+    )
+    assert "'paper' is given twice" in str(error)
+    assert "line 5" in str(error)
