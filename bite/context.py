@@ -16,6 +16,12 @@ import httpx
 
 from bite.clients._http import Endpoint, McpHttp
 from bite.clients.deribit import DeribitClient
+from bite.clients.direct.deribit_rpc import (
+    MAINNET,
+    TESTNET,
+    DeribitDirectTransport,
+    DeribitRpc,
+)
 from bite.clients.hyperliquid import HyperliquidClient
 from bite.clients.macro import MacroClient
 from bite.clients.portfolio import PortfolioClient
@@ -92,6 +98,7 @@ def open_state(data_dir: Path) -> StateContext:
 FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
 CRASH_ENV = "CERBERO_BITE_CRASH_AT"
 PAPER_BASE = "http://paper.invalid"
+DIRECT_BASE = "http://direct.invalid"
 SERVICE_NAMES = ("deribit", "hyperliquid", "macro", "sentiment")
 
 
@@ -114,6 +121,8 @@ def endpoints(cfg: StrategyConfig, environ: Mapping[str, str] | None = None) -> 
     for name in SERVICE_NAMES:
         service = getattr(cfg.services, name)
         url = service.url
+        if cfg.execution.environment != "paper" and service.transport == "direct":
+            url = f"{DIRECT_BASE}/{name}"
         if url is None:
             if cfg.execution.environment != "paper":
                 raise ConfigError(
@@ -138,10 +147,13 @@ class Clients:
     portfolio: PortfolioClient
     telegram: TelegramClient
     paper: PaperService | None
+    inner: tuple[httpx.AsyncClient, ...] = ()
 
     async def aclose(self) -> None:
-        """Close the HTTP client and the paper account."""
+        """Close the HTTP clients and the paper account."""
         await self.http.client.aclose()
+        for client in self.inner:
+            await client.aclose()
         if self.paper is not None:
             self.paper.close()
 
@@ -183,6 +195,11 @@ def open_clients(
         faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
         paper = PaperService(cfg, data_dir, market, faults)
         mounts[PAPER_BASE] = PaperTransport(paper, clock)
+    extra_clients: list[httpx.AsyncClient] = []
+    if cfg.execution.environment != "paper" and cfg.services.deribit.transport == "direct":
+        inner = httpx.AsyncClient(transport=transport)
+        extra_clients.append(inner)
+        mounts[f"{DIRECT_BASE}/deribit"] = deribit_direct(cfg, inner, env)
     client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
     sleep = run_sleep(clock)
     http = McpHttp(
@@ -206,4 +223,25 @@ def open_clients(
         PortfolioClient(deribit, hyperliquid, macro),
         telegram,
         paper,
+        tuple(extra_clients),
     )
+
+
+def deribit_direct(
+    cfg: StrategyConfig, inner: httpx.AsyncClient, environ: Mapping[str, str]
+) -> DeribitDirectTransport:
+    """Deribit's own API for the configured environment (direct-connectors.md)."""
+    service = cfg.services.deribit
+    default = TESTNET if cfg.execution.environment == "testnet" else MAINNET
+    trade_url = service.url or default
+    elsewhere = cfg.deribit_public_data == "mainnet" and cfg.execution.environment == "testnet"
+    public_url = (service.public_url or MAINNET) if elsewhere else trade_url
+    rpc = DeribitRpc(
+        inner,
+        trade_url,
+        public_url,
+        read_secret("CERBERO_BITE_DERIBIT_CLIENT_ID", environ),
+        read_secret("CERBERO_BITE_DERIBIT_CLIENT_SECRET", environ),
+        service.timeout_s,
+    )
+    return DeribitDirectTransport(rpc, public_data_elsewhere=elsewhere)

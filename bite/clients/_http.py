@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
 from bite.clients._exceptions import (
     McpAuthError,
+    McpComboUnavailableError,
     McpError,
     McpProtocolError,
     McpRequestError,
@@ -137,6 +138,8 @@ class McpHttp:
             raise McpAuthError(service, tool, message)
         if status == 404:
             raise McpProtocolError(service, tool, message)
+        if status == 409:
+            raise McpComboUnavailableError(service, tool, message)
         if status in (408, 429) or status >= 500:
             raise McpUnavailableError(service, tool, message)
         raise McpRequestError(service, tool, message)

@@ -427,7 +427,10 @@ class DeribitClient:
             )
             if not isinstance(rows, list):
                 raise _err("instruments", "answer is not a list")
-            self._instruments = {i.name: i for i in map(instrument_to_info, rows)}
+            options = [
+                r for r in rows if isinstance(r, Mapping) and r.get("kind", "option") == "option"
+            ]
+            self._instruments = {i.name: i for i in map(instrument_to_info, options)}
         return self._instruments
 
     async def chain(self) -> ChainSnapshot:

@@ -1,0 +1,1 @@
+"""Direct connectors: the services reached at their public sources."""

@@ -1,0 +1,389 @@
+"""Deribit's own JSON-RPC API behind the unchanged deribit client (direct-connectors.md).
+
+An httpx transport answers the contract's ``/deribit/tools/{tool}`` by calling
+Deribit API v2 over HTTPS, so the jobs, the clients and the error tree stay as
+they are. Deribit error codes become the HTTP statuses the transport maps onto
+the ``McpError`` tree: auth codes 401, rate limits and settlement 503 (retried
+for reads only), not-found 400, and a venue's refusal of an order an order in
+state ``rejected``.
+
+Combos: ``private/create_combo`` may return an existing book whose legs point the
+other way; the side and the sign of the price are derived from the returned
+legs, and every order read back is converted to the contract's orientation.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+log = logging.getLogger("bite.deribit_rpc")
+
+MAINNET = "https://www.deribit.com/api/v2"
+TESTNET = "https://test.deribit.com/api/v2"
+AUTH_CODES = frozenset({10000, 13004, 13009, 13021})
+BUSY_CODES = frozenset({10028, 10040, 10041, 10047, 10066, 11051, 13028})
+REFUSALS = frozenset({10002, 10005, 10007, 10009, 10021, 10026, 10037, 10043, 11054})
+FINAL_CODES = frozenset({10010, 11008})
+COMBO_UNAVAILABLE = frozenset({13035, 13036})
+
+
+class RpcError(Exception):
+    """A JSON-RPC error answer."""
+
+    def __init__(self, method: str, code: int, message: str) -> None:
+        super().__init__(f"{method}: {code} {message}")
+        self.method = method
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class RpcAnswer:
+    """A result and the envelope's ``testnet`` flag."""
+
+    result: Any
+    testnet: bool | None
+
+
+class DeribitRpc:
+    """JSON-RPC calls on a trading endpoint and a public-data endpoint."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        trade_url: str,
+        public_url: str,
+        client_id: str | None,
+        client_secret: str | None,
+        timeout_s: float,
+    ) -> None:
+        self.client = client
+        self.trade_url = trade_url.rstrip("/")
+        self.public_url = public_url.rstrip("/")
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.timeout_s = timeout_s
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._ids = 0
+
+    async def call(
+        self, method: str, params: Mapping[str, Any] | None = None, *, public_data: bool = False
+    ) -> RpcAnswer:
+        """One JSON-RPC call; private methods carry the access token."""
+        base = self.public_url if public_data else self.trade_url
+        headers = {"Content-Type": "application/json"}
+        if method.startswith("private/"):
+            headers["Authorization"] = f"Bearer {await self._access_token()}"
+        self._ids += 1
+        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": dict(params or {})}
+        response = await self.client.post(
+            f"{base}/{method}", json=body, headers=headers, timeout=self.timeout_s
+        )
+        try:
+            envelope = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise RpcError(method, -32700, f"HTTP {response.status_code}, not JSON") from None
+        if not isinstance(envelope, dict):
+            raise RpcError(method, -32600, "envelope is not an object")
+        error = envelope.get("error")
+        if isinstance(error, dict):
+            raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
+        if "result" not in envelope:
+            raise RpcError(method, -32600, "envelope without result")
+        testnet = envelope.get("testnet")
+        return RpcAnswer(envelope["result"], testnet if isinstance(testnet, bool) else None)
+
+    async def _access_token(self) -> str:
+        if self._token and time.monotonic() < self._expires_at - 30:
+            return self._token
+        if not (self.client_id and self.client_secret):
+            raise RpcError(
+                "public/auth",
+                10000,
+                "no Deribit API key configured (CERBERO_BITE_DERIBIT_CLIENT_ID / _CLIENT_SECRET)",
+            )
+        answer = await self.call(
+            "public/auth",
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self.client_secret,
+            },
+        )
+        result = answer.result if isinstance(answer.result, dict) else {}
+        token = result.get("access_token")
+        if not isinstance(token, str):
+            raise RpcError("public/auth", 13004, "no access token in the answer")
+        self._token = token
+        self._expires_at = time.monotonic() + float(result.get("expires_in", 900))
+        return token
+
+
+def our_directions(label: str) -> tuple[str, str]:
+    """(short leg, long leg) directions our order with this label trades."""
+    return ("buy", "sell") if "-x" in label.removeprefix("bite-") else ("sell", "buy")
+
+
+def short_first(legs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The combo's legs ordered (short, long): the strike nearer the money is the short."""
+
+    def strike(name: str) -> float:
+        return float(name.split("-")[2])
+
+    kind = legs[0][0].rsplit("-", 1)[-1]
+    ordered = sorted(legs, key=lambda leg: strike(leg[0]), reverse=(kind == "P"))
+    return ordered
+
+
+def orientation(combo_legs: list[tuple[str, int]], wanted: dict[str, str]) -> int:
+    """+1 when buying the combo trades our legs as wanted, -1 when selling does."""
+    signs = {name: (1 if amount > 0 else -1) for name, amount in combo_legs}
+    along = all((signs[n] > 0) == (d == "buy") for n, d in wanted.items())
+    against = all((signs[n] > 0) == (d == "sell") for n, d in wanted.items())
+    if along:
+        return 1
+    if against:
+        return -1
+    raise RpcError("private/create_combo", 11029, "the combo's legs match neither direction")
+
+
+def deribit_order(side: str, price: Decimal, orient: int) -> tuple[str, Decimal]:
+    """Our (side, positive price) -> Deribit's (method direction, combo price)."""
+    cash = price if side == "sell" else -price  # what we receive per unit
+    if orient == 1:
+        return "buy", -cash  # buying pays X: -X = cash
+    return "sell", cash  # selling receives X
+
+
+def contract_price(direction: str, price: Decimal) -> tuple[str, Decimal]:
+    """Deribit's (direction, combo price) -> our (side, positive price)."""
+    cash = -price if direction == "buy" else price
+    return ("sell" if cash > 0 else "buy"), abs(cash)
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class DeribitDirectTransport(httpx.AsyncBaseTransport):
+    """The contract's deribit tools, answered from Deribit's API."""
+
+    def __init__(self, rpc: DeribitRpc, public_data_elsewhere: bool) -> None:
+        self.rpc = rpc
+        self.public_elsewhere = public_data_elsewhere
+        self._combos: dict[str, list[tuple[str, int]]] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Route ``/deribit/tools/{tool}`` and ``/deribit/health``."""
+        parts = [p for p in request.url.path.split("/") if p]
+        tool = parts[-1] if parts else ""
+        try:
+            if tool == "health":
+                await self.rpc.call("public/get_time")
+                return httpx.Response(200, json={"status": "ok"})
+            handler: Handler | None = getattr(self, f"_tool_{tool}", None)
+            if handler is None:
+                return _error(404, "unknown_tool", tool)
+            args = json.loads(request.content or b"{}")
+            return httpx.Response(200, json=_plain(await handler(args)))
+        except RpcError as exc:
+            if exc.code in AUTH_CODES:
+                return _error(401, str(exc.code), exc.message)
+            if exc.code in BUSY_CODES:
+                return _error(503, str(exc.code), exc.message)
+            if exc.code in COMBO_UNAVAILABLE:
+                return _error(409, str(exc.code), f"combo unavailable: {exc.message}")
+            return _error(400, str(exc.code), exc.message)
+
+    async def _public(self, method: str, params: Mapping[str, Any]) -> Any:
+        return (await self.rpc.call(method, params, public_data=self.public_elsewhere)).result
+
+    async def _tool_environment(self, args: dict[str, Any]) -> Any:
+        answer = await self.rpc.call("public/get_time")
+        if answer.testnet is None:
+            raise RpcError("public/get_time", -32600, "no testnet flag in the answer")
+        return {"environment": "testnet" if answer.testnet else "mainnet"}
+
+    async def _tool_index_price(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/get_index_price", {"index_name": "eth_usd"})
+
+    async def _tool_dvol(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/get_volatility_index_data", args)
+
+    async def _tool_candles(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/get_tradingview_chart_data", args)
+
+    async def _tool_instruments(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/get_instruments", args)
+
+    async def _tool_book_summary(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/get_book_summary_by_currency", args)
+
+    async def _tool_ticker(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/ticker", args)
+
+    async def _tool_delivery_prices(self, args: dict[str, Any]) -> Any:
+        return await self._public("public/get_delivery_prices", args)
+
+    async def _tool_account_summary(self, args: dict[str, Any]) -> Any:
+        return (await self.rpc.call("private/get_account_summary", {"currency": "ETH"})).result
+
+    async def _tool_positions(self, args: dict[str, Any]) -> Any:
+        return (
+            await self.rpc.call("private/get_positions", {"currency": "ETH", "kind": "option"})
+        ).result
+
+    async def _tool_margin_estimate(self, args: dict[str, Any]) -> Any:
+        raise RpcError(
+            "private/get_margins",
+            10020,
+            "no combo margin estimate: sizing uses the standard-margin formula",
+        )
+
+    async def _legs(self, combo_id: str) -> list[tuple[str, int]]:
+        if combo_id not in self._combos:
+            details = await self._public("public/get_combo_details", {"combo_id": combo_id})
+            self._combos[combo_id] = [
+                (str(leg["instrument_name"]), int(leg["amount"])) for leg in details.get("legs", [])
+            ]
+        return self._combos[combo_id]
+
+    async def _convert(self, order: dict[str, Any]) -> dict[str, Any]:
+        """A Deribit combo order in the contract's orientation."""
+        out = dict(order)
+        name = str(order.get("instrument_name", ""))
+        if "-" not in name or name.count("-") < 3 or "_" not in name:
+            return out  # not a combo: as it is
+        direction = str(order.get("direction", "buy"))
+        side, price = contract_price(direction, Decimal(str(order.get("price", 0))))
+        out["direction"] = side
+        out["price"] = float(price)
+        if order.get("average_price"):
+            out["average_price"] = float(
+                contract_price(direction, Decimal(str(order["average_price"])))[1]
+            )
+        out["legs"] = await self._legs(name)
+        return out
+
+    async def _tool_place_combo_order(self, args: dict[str, Any]) -> Any:
+        wanted = {str(leg["instrument_name"]): str(leg["direction"]) for leg in args["legs"]}
+        amount = int(args["amount"])
+        trades = [
+            {"instrument_name": n, "direction": d, "amount": amount} for n, d in wanted.items()
+        ]
+        combo = (await self.rpc.call("private/create_combo", {"trades": trades})).result
+        if combo.get("state") not in (None, "active"):
+            raise RpcError("private/create_combo", 13036, f"combo {combo.get('id')} inactive")
+        combo_id = str(combo["id"])
+        legs = [(str(leg["instrument_name"]), int(leg["amount"])) for leg in combo["legs"]]
+        self._combos[combo_id] = legs
+        orient = orientation(legs, wanted)
+        method_side, price = deribit_order(str(args["side"]), Decimal(str(args["price"])), orient)
+        params = {
+            "instrument_name": combo_id,
+            "amount": amount,
+            "type": "limit",
+            "price": float(price),
+            "label": str(args["label"]),
+            "time_in_force": "good_til_cancelled",
+        }
+        try:
+            result = (await self.rpc.call(f"private/{method_side}", params)).result
+        except RpcError as exc:
+            if exc.code not in REFUSALS:
+                raise
+            return {
+                "order": {
+                    "order_id": f"rejected-{args['label']}",
+                    "label": args["label"],
+                    "order_state": "rejected",
+                    "reject_reason": exc.message,
+                    "amount": amount,
+                    "filled_amount": 0,
+                    "price": args["price"],
+                    "direction": args["side"],
+                },
+                "trades": [],
+            }
+        return {"order": await self._convert(result["order"]), "trades": result.get("trades", [])}
+
+    async def _order_state(self, order_id: str) -> dict[str, Any]:
+        result = (await self.rpc.call("private/get_order_state", {"order_id": order_id})).result
+        return await self._convert(result)
+
+    async def _tool_edit_order(self, args: dict[str, Any]) -> Any:
+        order_id = str(args["order_id"])
+        current = (await self.rpc.call("private/get_order_state", {"order_id": order_id})).result
+        if current.get("order_state") != "open":
+            return {"order": await self._convert(current), "trades": []}
+        legs = await self._legs(str(current["instrument_name"]))
+        short, long = short_first(legs)
+        wanted = dict(
+            zip((short[0], long[0]), our_directions(str(current.get("label", ""))), strict=True)
+        )
+        orient = orientation(legs, wanted)
+        our_side = contract_price(str(current["direction"]), Decimal(str(current["price"])))[0]
+        _, price = deribit_order(our_side, Decimal(str(args["price"])), orient)
+        try:
+            result = (
+                await self.rpc.call(
+                    "private/edit",
+                    {"order_id": order_id, "amount": current["amount"], "price": float(price)},
+                )
+            ).result
+        except RpcError as exc:
+            if exc.code in FINAL_CODES:
+                return {"order": await self._order_state(order_id), "trades": []}
+            raise
+        return {"order": await self._convert(result["order"]), "trades": result.get("trades", [])}
+
+    async def _tool_cancel_order(self, args: dict[str, Any]) -> Any:
+        order_id = str(args["order_id"])
+        try:
+            result = (await self.rpc.call("private/cancel", {"order_id": order_id})).result
+        except RpcError as exc:
+            if exc.code in FINAL_CODES:  # filled or closed meanwhile: the order as it ended
+                return await self._order_state(order_id)
+            raise
+        return await self._convert(result)
+
+    async def _tool_orders_by_label(self, args: dict[str, Any]) -> Any:
+        rows = (
+            await self.rpc.call(
+                "private/get_order_state_by_label", {"currency": "ETH", "label": args["label"]}
+            )
+        ).result
+        return [await self._convert(r) for r in rows]
+
+    async def _tool_open_orders(self, args: dict[str, Any]) -> Any:
+        rows = (
+            await self.rpc.call("private/get_open_orders_by_currency", {"currency": "ETH"})
+        ).result
+        return [await self._convert(r) for r in rows]
+
+    async def _tool_trades_by_order(self, args: dict[str, Any]) -> Any:
+        return (
+            await self.rpc.call("private/get_user_trades_by_order", {"order_id": args["order_id"]})
+        ).result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": message}})

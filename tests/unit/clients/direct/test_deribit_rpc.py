@@ -1,0 +1,383 @@
+"""The direct Deribit connector against recorded Deribit answers (pytest-httpx)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from bite.clients._exceptions import McpAuthError, McpUnavailableError
+from bite.clock import VirtualClock
+from bite.config.loader import load_config
+from bite.config.schema import StrategyConfig
+from bite.context import Clients, open_clients, open_state
+from bite.jobs.boot import EnvironmentMismatchError, boot, check_environment
+from bite.safety.config_approval import approve
+from pytest_httpx import HTTPXMock
+
+from tests.support import FIXTURES
+
+TEST = "https://test.deribit.com/api/v2"
+MAIN = "https://www.deribit.com/api/v2"
+SECRET = "planted-SECRET-xyz"
+ENV = {
+    "CERBERO_BITE_DERIBIT_CLIENT_ID": "client-id-1",
+    "CERBERO_BITE_DERIBIT_CLIENT_SECRET": SECRET,
+}
+R = TypeVar("R")
+
+
+def envelope(result: Any, testnet: bool = True) -> dict[str, Any]:
+    return {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": result,
+        "testnet": testnet,
+        "usIn": 1,
+        "usOut": 2,
+        "usDiff": 1,
+    }
+
+
+def cfg(environment: str = "testnet", **deribit: Any) -> StrategyConfig:
+    data: dict[str, Any] = {
+        "execution": {"environment": environment, "retry_waits_s": [0, 0], "allow_mainnet": True},
+        "services": {"deribit": {"transport": "direct", **deribit}},
+    }
+    for name in ("hyperliquid", "macro", "sentiment"):
+        data["services"][name] = {"url": f"http://127.0.0.1:1/{name}"}
+    return StrategyConfig.model_validate(data)
+
+
+def run(config: StrategyConfig, body: Callable[[Clients], Awaitable[R]], tmp_path: Path) -> R:
+    async def main() -> R:
+        clients = open_clients(
+            config,
+            VirtualClock(datetime(2025, 11, 22, 2, tzinfo=UTC)),
+            tmp_path,
+            environ=ENV,
+            notify=False,
+        )
+        try:
+            return await body(clients)
+        finally:
+            await clients.aclose()
+
+    return asyncio.run(main())
+
+
+def auth(httpx_mock: HTTPXMock, base: str = TEST, expires: int = 900) -> None:
+    httpx_mock.add_response(
+        url=f"{base}/public/auth",
+        json=envelope(
+            {
+                "access_token": "access-TOKEN-1",
+                "expires_in": expires,
+                "refresh_token": "r",
+                "scope": "trade:read_write",
+            }
+        ),
+        is_reusable=True,
+    )
+
+
+def test_the_environment_is_the_testnet_flag_of_a_public_call(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    httpx_mock.add_response(url=f"{TEST}/public/get_time", json=envelope(1700000000000))
+
+    async def body(c: Clients) -> str:
+        return await c.deribit.environment()
+
+    assert run(cfg(), body, tmp_path) == "testnet"
+
+
+def test_a_mismatch_ends_the_run_before_any_private_call(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    httpx_mock.add_response(url=f"{TEST}/public/get_time", json=envelope(1, testnet=False))
+    config_path = tmp_path / "strategy.yaml"
+    config_path.write_text(
+        "execution:\n  environment: testnet\nservices:\n  deribit:\n    transport: direct\n"
+        "  hyperliquid:\n    url: http://127.0.0.1:1/h\n  macro:\n    url: http://127.0.0.1:1/m\n"
+        "  sentiment:\n    url: http://127.0.0.1:1/s\n",
+        encoding="utf-8",
+    )
+
+    async def main() -> tuple[bool, str | None]:
+        clock = VirtualClock(datetime(2025, 11, 22, 2, tzinfo=UTC))
+        state = open_state(tmp_path / "data")
+        approve(state.repo, state.audit, load_config(config_path), clock.now(), by="operator")
+        state.close()
+        run_ = await boot(
+            "entry-run",
+            "entry",
+            config_path,
+            tmp_path / "data",
+            clock,
+            dry_run=False,
+            environ=ENV,
+            notify=False,
+        )
+        try:
+            with pytest.raises(EnvironmentMismatchError):
+                await check_environment(run_)
+            switch = run_.state.kill_switch.status()
+            return switch.armed, switch.kind
+        finally:
+            await run_.clients.aclose()
+            run_.state.close()
+
+    assert asyncio.run(main()) == (True, "integrity")
+    assert all(
+        "/private/" not in str(r.url) and "/public/auth" not in str(r.url)
+        for r in httpx_mock.get_requests()
+    )
+
+
+def test_public_data_comes_from_mainnet_while_the_account_stays_on_testnet(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    data = json.loads((FIXTURES / "deribit/ticker_option_ws_ETH-30JUL21-2800-C.json").read_text())[
+        "params"
+    ]["data"]
+    instruments = json.loads(
+        (FIXTURES / "deribit/get_instruments_ETH_2021-07-22.json").read_text()
+    )["result"]
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_instruments", json=envelope(instruments, testnet=False)
+    )
+    httpx_mock.add_response(url=f"{MAIN}/public/ticker", json=envelope(data, testnet=False))
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_account_summary",
+        json=envelope(
+            {
+                "equity": 10.5,
+                "available_funds": 9.0,
+                "initial_margin": 1.5,
+                "maintenance_margin": 1.0,
+                "currency": "ETH",
+            }
+        ),
+    )
+
+    async def body(c: Clients) -> tuple[Any, Any]:
+        q = await c.deribit.ticker("ETH-30JUL21-2800-C")
+        return q, await c.deribit.account_summary()
+
+    quote, account = run(cfg(), body, tmp_path)
+    assert quote.bid == Decimal("0.0015")
+    assert quote.greeks is not None
+    assert account.equity == Decimal("10.5")
+    private = [r for r in httpx_mock.get_requests() if "/private/" in str(r.url)]
+    assert private and all(str(r.url).startswith(TEST) for r in private)
+    assert private[0].headers["Authorization"] == "Bearer access-TOKEN-1"
+    public = [
+        r
+        for r in httpx_mock.get_requests()
+        if "/public/get_instruments" in str(r.url) or "/public/ticker" in str(r.url)
+    ]
+    assert all(str(r.url).startswith(MAIN) for r in public)
+    assert all("Authorization" not in r.headers for r in public)
+
+
+def test_the_token_is_refreshed_when_it_expires(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    auth(httpx_mock, expires=0)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_positions", json=envelope([]), is_reusable=True
+    )
+
+    async def body(c: Clients) -> None:
+        await c.deribit.positions()
+        await c.deribit.positions()
+
+    run(cfg(), body, tmp_path)
+    auths = [r for r in httpx_mock.get_requests() if "/public/auth" in str(r.url)]
+    assert len(auths) == 2
+
+
+def test_refused_credentials_are_an_auth_error_without_the_secret(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    httpx_mock.add_response(
+        url=f"{TEST}/public/auth",
+        json={"jsonrpc": "2.0", "error": {"code": 13004, "message": "invalid_credentials"}},
+    )
+
+    async def body(c: Clients) -> None:
+        await c.deribit.positions()
+
+    with pytest.raises(McpAuthError) as caught:
+        run(cfg(), body, tmp_path)
+    assert SECRET not in str(caught.value)
+
+
+def test_a_rate_limit_is_retried_for_reads(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    limited = json.loads((FIXTURES / "deribit/error_too_many_requests.json").read_text())
+    httpx_mock.add_response(url=f"{MAIN}/public/get_index_price", json=limited)
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_index_price",
+        json=envelope({"index_price": 2758.38, "estimated_delivery_price": 2758.38}, testnet=False),
+    )
+
+    async def body(c: Clients) -> Decimal:
+        return (await c.deribit.index_price())[0]
+
+    assert run(cfg(), body, tmp_path) == Decimal("2758.38")
+
+
+def test_a_rate_limit_that_persists_is_unavailable(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    limited = json.loads((FIXTURES / "deribit/error_too_many_requests.json").read_text())
+    httpx_mock.add_response(url=f"{MAIN}/public/get_index_price", json=limited, is_reusable=True)
+
+    async def body(c: Clients) -> None:
+        await c.deribit.index_price()
+
+    with pytest.raises(McpUnavailableError):
+        run(cfg(), body, tmp_path)
+
+
+SHORT, LONG = "ETH-5DEC25-2400-P", "ETH-5DEC25-2200-P"
+LEGS = [
+    {"instrument_name": SHORT, "direction": "sell"},
+    {"instrument_name": LONG, "direction": "buy"},
+]
+
+
+def combo_order(direction: str, price: float, state: str = "open") -> dict[str, Any]:
+    return {
+        "order_id": "ETH-1",
+        "instrument_name": "ETH-PS-5DEC25-2400_2200",
+        "order_state": state,
+        "direction": direction,
+        "amount": 3.0,
+        "filled_amount": 3.0 if state == "filled" else 0.0,
+        "price": price,
+        "average_price": price if state == "filled" else 0.0,
+        "label": "bite-p1",
+        "creation_timestamp": 1763777713871,
+        "last_update_timestamp": 1763777713871,
+    }
+
+
+@pytest.mark.parametrize(
+    ("short_sign", "method", "sent_price"),
+    [
+        (-1, "buy", -0.0085),  # the combo points our way: buy it at a negative price
+        (1, "sell", 0.0085),  # the combo points the other way: sell it at a positive price
+    ],
+)
+def test_a_credit_spread_is_placed_in_either_combo_orientation(
+    httpx_mock: HTTPXMock, tmp_path: Path, short_sign: int, method: str, sent_price: float
+) -> None:
+    auth(httpx_mock)
+    combo = {
+        "id": "ETH-PS-5DEC25-2400_2200",
+        "state": "active",
+        "legs": [
+            {"instrument_name": SHORT, "amount": short_sign},
+            {"instrument_name": LONG, "amount": -short_sign},
+        ],
+    }
+    httpx_mock.add_response(url=f"{TEST}/private/create_combo", json=envelope(combo))
+    httpx_mock.add_response(
+        url=f"{TEST}/private/{method}",
+        json=envelope({"order": combo_order(method, sent_price), "trades": []}),
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.place_combo_order(LEGS, "sell", 3, Decimal("0.0085"), "bite-p1")
+
+    result = run(cfg(), body, tmp_path)
+    sent = json.loads(
+        next(r for r in httpx_mock.get_requests() if f"/private/{method}" in str(r.url)).content
+    )["params"]
+    assert sent["price"] == pytest.approx(sent_price)
+    assert (sent["instrument_name"], sent["label"], sent["amount"]) == (
+        "ETH-PS-5DEC25-2400_2200",
+        "bite-p1",
+        3,
+    )
+    assert result.order.direction == "sell"  # back in the contract's orientation
+    assert result.order.price == Decimal("0.0085")
+
+
+def test_a_cancel_racing_a_fill_returns_the_filled_order(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/cancel",
+        json={"jsonrpc": "2.0", "error": {"code": 11008, "message": "already_filled"}},
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_order_state", json=envelope(combo_order("sell", 0.0085, "filled"))
+    )
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_combo_details",
+        json=envelope(
+            {
+                "id": "ETH-PS-5DEC25-2400_2200",
+                "legs": [
+                    {"instrument_name": SHORT, "amount": 1},
+                    {"instrument_name": LONG, "amount": -1},
+                ],
+            },
+            testnet=False,
+        ),
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.cancel_order("ETH-1")
+
+    order = run(cfg(), body, tmp_path)
+    assert (order.state, order.filled_amount, order.direction) == ("filled", 3, "sell")
+
+
+def test_a_venue_refusal_is_a_rejected_order_not_an_error(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/create_combo",
+        json=envelope(
+            {
+                "id": "C1",
+                "state": "active",
+                "legs": [
+                    {"instrument_name": SHORT, "amount": 1},
+                    {"instrument_name": LONG, "amount": -1},
+                ],
+            }
+        ),
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/sell",
+        json={"jsonrpc": "2.0", "error": {"code": 10009, "message": "not_enough_funds"}},
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.place_combo_order(LEGS, "sell", 3, Decimal("0.0085"), "bite-p1")
+
+    result = run(cfg(), body, tmp_path)
+    assert (result.order.state, result.order.reject_reason) == ("rejected", "not_enough_funds")
+
+
+def test_the_secret_never_leaves_the_auth_call(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(url=f"{TEST}/private/get_positions", json=envelope([]))
+
+    async def body(c: Clients) -> None:
+        await c.deribit.positions()
+
+    run(cfg(), body, tmp_path)
+    for request in httpx_mock.get_requests():
+        if "/public/auth" not in str(request.url):
+            assert SECRET.encode() not in request.content
+            assert SECRET not in str(request.headers)
