@@ -190,7 +190,7 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
                 await self.rpc.call("public/get_time")
                 return httpx.Response(200, json={"status": "ok"})
             handler: Handler | None = getattr(self, f"_tool_{tool}", None)
-            if handler is None:
+            if handler is None:  # margin_estimate too: sizing then uses the standard formula
                 return _error(404, "unknown_tool", tool)
             args = json.loads(request.content or b"{}")
             return httpx.Response(200, json=_plain(await handler(args)))
@@ -240,13 +240,6 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         return (
             await self.rpc.call("private/get_positions", {"currency": "ETH", "kind": "option"})
         ).result
-
-    async def _tool_margin_estimate(self, args: dict[str, Any]) -> Any:
-        raise RpcError(
-            "private/get_margins",
-            10020,
-            "no combo margin estimate: sizing uses the standard-margin formula",
-        )
 
     async def _legs(self, combo_id: str) -> list[tuple[str, int]]:
         if combo_id not in self._combos:

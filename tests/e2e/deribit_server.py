@@ -1,0 +1,187 @@
+"""A local JSON-RPC server that answers like Deribit's testnet, from the real chain of 2025-11-22.
+
+The 830 options of ``tests/fixtures/deribit/chain_snapshot.csv`` are served with
+their expiries moved by whole days so that each keeps its days-to-expiry at the
+time of the test; prices, IVs, forwards and open interest are the recorded ones.
+Daily candles rise gently into the recorded index (a bull trend), DVOL is flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from bite.paper.chain import expiry_code
+
+from tests.support import CHAIN_SNAPSHOT, expiry_from_code
+
+SNAPSHOT = datetime(2025, 11, 22, 2, 15, 13, tzinfo=UTC)
+INDEX = 2758.38
+
+
+class FakeDeribit:
+    """The answers, computed once for one 'now'."""
+
+    def __init__(self, now: datetime, testnet: bool = True) -> None:
+        self.now = now
+        self.testnet = testnet
+        self.shift = timedelta(days=round((now - SNAPSHOT).total_seconds() / 86400))
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.calls: list[str] = []
+        with CHAIN_SNAPSHOT.open(encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                _, code, strike, letter = row["instrument_name"].split("-")
+                expiry = expiry_from_code(code) + self.shift
+                name = f"ETH-{expiry_code(expiry)}-{strike}-{letter}"
+                self.rows[name] = {
+                    **row,
+                    "name": name,
+                    "expiry": expiry,
+                    "strike": strike,
+                    "letter": letter,
+                }
+
+    def _ms(self, when: datetime) -> int:
+        return int(when.timestamp() * 1000)
+
+    def answer(self, method: str, params: dict[str, Any]) -> Any:
+        self.calls.append(method)
+        if method == "public/get_time":
+            return self._ms(self.now)
+        if method == "public/get_index_price":
+            return {"index_price": INDEX, "estimated_delivery_price": INDEX}
+        if method == "public/get_volatility_index_data":
+            step = 3600_000 if params.get("resolution") == "3600" else 60_000
+            start, end = int(params["start_timestamp"]), int(params["end_timestamp"])
+            first = -(-start // step) * step
+            return {
+                "data": [[t, 62.0, 62.0, 62.0, 62.0] for t in range(first, end + 1, step)],
+                "continuation": None,
+            }
+        if method == "public/get_tradingview_chart_data":
+            step = 86_400_000 if params.get("resolution") == "1D" else 3_600_000
+            start, end = int(params["start_timestamp"]), int(params["end_timestamp"])
+            ticks = list(range(-(-start // step) * step, end + 1, step))
+            days_left = [(end - t) / 86_400_000 for t in ticks]
+            closes = [round(INDEX * (1 - 0.0015 * d), 2) for d in days_left]
+            return {
+                "ticks": ticks,
+                "open": closes,
+                "high": closes,
+                "low": closes,
+                "close": closes,
+                "volume": [1.0] * len(ticks),
+                "status": "ok",
+            }
+        if method == "public/get_instruments":
+            return [
+                {
+                    "instrument_name": r["name"],
+                    "kind": "option",
+                    "strike": float(r["strike"]),
+                    "option_type": "call" if r["letter"] == "C" else "put",
+                    "expiration_timestamp": self._ms(r["expiry"]),
+                    "tick_size": 0.0001,
+                    "tick_size_steps": [{"above_price": 0.005, "tick_size": 0.0005}],
+                    "min_trade_amount": 1,
+                    "contract_size": 1,
+                    "is_active": True,
+                }
+                for r in self.rows.values()
+            ]
+        if method == "public/get_book_summary_by_currency":
+            return [self._summary(r) for r in self.rows.values()]
+        if method == "public/ticker":
+            r = self.rows[params["instrument_name"]]
+            summary = self._summary(r)
+            return {
+                "instrument_name": r["name"],
+                "timestamp": self._ms(self.now),
+                "best_bid_price": summary["bid_price"] or 0.0,
+                "best_bid_amount": 100.0,
+                "best_ask_price": summary["ask_price"] or 0.0,
+                "best_ask_amount": 100.0,
+                "mark_price": summary["mark_price"],
+                "mark_iv": summary["mark_iv"],
+                "underlying_price": summary["underlying_price"],
+                "index_price": INDEX,
+                "open_interest": summary["open_interest"],
+                "state": "open",
+            }
+        if method == "public/auth":
+            return {"access_token": "local-access", "expires_in": 900}
+        if method == "private/get_account_summary":
+            return {
+                "currency": "ETH",
+                "equity": 30.0,
+                "available_funds": 30.0,
+                "initial_margin": 0.0,
+                "maintenance_margin": 0.0,
+                "margin_balance": 30.0,
+            }
+        if method in ("private/get_open_orders_by_currency", "private/get_positions"):
+            return []
+        raise KeyError(method)
+
+    def _summary(self, r: dict[str, Any]) -> dict[str, Any]:
+        def num(text: str) -> float | None:
+            return float(text) if text else None
+
+        return {
+            "instrument_name": r["name"],
+            "bid_price": num(r["bid_price"]),
+            "ask_price": num(r["ask_price"]),
+            "mark_price": float(r["mark_price"]),
+            "mark_iv": float(r["mark_iv"]),
+            "underlying_price": float(r["underlying_price"]),
+            "open_interest": float(r["open_interest"]),
+            "creation_timestamp": self._ms(self.now),
+            "estimated_delivery_price": INDEX,
+        }
+
+
+@contextmanager
+def deribit_server(fake: FakeDeribit) -> Iterator[str]:
+    """Serve ``fake`` on a free port of 127.0.0.1; yield the API base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def do_POST(self) -> None:
+            method = self.path.split("/api/v2/", 1)[-1]
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            try:
+                envelope: dict[str, Any] = {
+                    "jsonrpc": "2.0",
+                    "id": body.get("id"),
+                    "result": fake.answer(method, body.get("params", {})),
+                }
+            except KeyError:
+                envelope = {
+                    "jsonrpc": "2.0",
+                    "id": body.get("id"),
+                    "error": {"code": 13020, "message": "not_found"},
+                }
+            envelope["testnet"] = fake.testnet
+            data = json.dumps(envelope).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/v2"
+    finally:
+        server.shutdown()
+        server.server_close()
