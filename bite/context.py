@@ -22,6 +22,7 @@ from bite.clients.direct.deribit_rpc import (
     DeribitDirectTransport,
     DeribitRpc,
 )
+from bite.clients.direct.public_sources import PublicSourcesTransport
 from bite.clients.hyperliquid import HyperliquidClient
 from bite.clients.macro import MacroClient
 from bite.clients.portfolio import PortfolioClient
@@ -200,6 +201,23 @@ def open_clients(
         inner = httpx.AsyncClient(transport=transport)
         extra_clients.append(inner)
         mounts[f"{DIRECT_BASE}/deribit"] = deribit_direct(cfg, inner, env)
+    public_direct = [
+        name
+        for name in ("hyperliquid", "macro", "sentiment")
+        if getattr(cfg.services, name).transport == "direct"
+    ]
+    if cfg.execution.environment != "paper" and public_direct:
+        inner_public = httpx.AsyncClient(transport=transport)
+        extra_clients.append(inner_public)
+        calendar = cfg.services.macro.calendar_file
+        sources = PublicSourcesTransport(
+            inner_public,
+            clock,
+            user_address=cfg.services.hyperliquid.user_address,
+            calendar_file=(config_dir or Path.cwd()) / calendar if calendar else None,
+        )
+        for name in public_direct:
+            mounts[f"{DIRECT_BASE}/{name}"] = sources
     client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
     sleep = run_sleep(clock)
     http = McpHttp(

@@ -96,3 +96,12 @@ class MacroClient:
             to_decimal(r.get("price_usd"), "asset_price", "price_usd"),
             iso_to_time(r.get("time"), "asset_price", "time"),
         )
+
+    async def calendar_horizon(self) -> datetime | None:
+        """The last event of the operator's calendar file (direct transport); None elsewhere."""
+        try:
+            r = await self.http.call(SERVICE, "calendar_horizon", {})
+        except McpProtocolError:
+            return None
+        last = r.get("last_event") if isinstance(r, Mapping) else None
+        return None if last is None else iso_to_time(last, "calendar_horizon", "last_event")

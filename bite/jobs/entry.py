@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpDataAnomalyError
+from bite.clients._exceptions import McpDataAnomalyError, McpError
 from bite.core.bias import assess_bias
 from bite.core.combo_builder import build_proposal, entry_ladder, ladder_bounds, required_credit
 from bite.core.entry_validator import macro_hold, validate_entry, validate_proposal
@@ -74,6 +75,14 @@ def new_proposal_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
+async def _calendar_horizon(run: Run) -> datetime | None:
+    try:
+        horizon = await run.clients.macro.calendar_horizon()
+    except McpError:
+        return run.clock.now()  # unreadable: stale, fail closed
+    return horizon or run.clock.now()
+
+
 def _kelly(run: Run) -> KellyEstimate:
     sample = run.state.repo.current_sample()
     start = parse_iso_z(sample[1]) if sample else None
@@ -125,6 +134,9 @@ async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryO
         timestamps=snap.timestamps(),
         unavailable=snap.unavailable,
     )
+    if cfg.services.macro.transport == "direct" and cfg.execution.environment != "paper":
+        # the operator's calendar file must reach far enough ahead (calendar_stale)
+        ctx = replace(ctx, calendar_horizon=await _calendar_horizon(run))
     decision = validate_entry(ctx, cfg)
     numbers: dict[str, Any] = dict(decision.numbers)
     bias = assess_bias(snap.spot, snap.daily, ctx.funding_annual_pct, cfg.bias)

@@ -1,0 +1,224 @@
+"""Hyperliquid, the ECB, Fear & Greed and the operator's calendar file, behind the clients.
+
+Like the Deribit connector, an httpx transport answers the contract's tools for
+``hyperliquid``, ``macro`` and ``sentiment`` from their public sources, so the
+clients and the jobs stay unchanged:
+
+- hyperliquid ``funding``: ``POST https://api.hyperliquid.xyz/info``
+  ``{"type": "metaAndAssetCtxs"}``, ETH found by name; ``account_value``:
+  ``{"type": "clearinghouseState", "user"}`` (0 without ``user_address``);
+- macro ``eur_usd_rate``: the ECB Data API, series ``EXR/D.USD.EUR.SP00.A``
+  (SDMX-JSON: the value and its date sit in parallel arrays); ``calendar`` and
+  ``calendar_horizon``: the operator's calendar file;
+- sentiment ``fear_greed``: ``https://api.alternative.me/fng/?limit=1``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from bite.clients.hyperliquid import funding_from_meta_and_ctxs
+from bite.clock import Clock, iso_z
+from bite.core.types import MacroEvent
+
+HYPERLIQUID = "https://api.hyperliquid.xyz/info"
+ECB = "https://data-api.ecb.europa.eu/service/data/EXR/D.USD.EUR.SP00.A"
+FEAR_GREED = "https://api.alternative.me/fng/"
+RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+class SourceError(Exception):
+    """A public source answered out of shape (a protocol error for the client)."""
+
+
+def read_calendar(path: Path) -> list[MacroEvent]:
+    """The operator's calendar file: ``events: [{name, time, impact, country}]``."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise SourceError(f"{path}: cannot read the calendar ({exc})") from None
+    rows = data.get("events") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise SourceError(f"{path}: needs a list under events:")
+    events = []
+    for index, row in enumerate(rows, start=1):
+        try:
+            when = datetime.fromisoformat(str(row["time"]).replace("Z", "+00:00"))
+            impact = str(row.get("impact", "high"))
+            if impact not in RANK:
+                raise ValueError(impact)
+        except (KeyError, TypeError, ValueError):
+            raise SourceError(f"{path}: event {index} needs time and impact") from None
+        events.append(
+            MacroEvent(
+                str(row.get("name", "event")),
+                when if when.tzinfo else when.replace(tzinfo=UTC),
+                impact,  # type: ignore[arg-type]
+                str(row.get("country", "")),
+            )
+        )
+    return sorted(events, key=lambda e: e.time)
+
+
+def ecb_rate(body: Any) -> tuple[float, str]:
+    """(USD per EUR, YYYY-MM-DD) of the last observation of an SDMX-JSON answer."""
+    try:
+        series = body["dataSets"][0]["series"]
+        observations = next(iter(series.values()))["observations"]
+        dates = body["structure"]["dimensions"]["observation"][0]["values"]
+        last = max(observations, key=int)
+        return float(observations[last][0]), str(dates[int(last)]["id"])
+    except (KeyError, IndexError, TypeError, ValueError, StopIteration):
+        raise SourceError("ECB answer is not SDMX-JSON with one series") from None
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+
+
+class PublicSourcesTransport(httpx.AsyncBaseTransport):
+    """The contract's hyperliquid, macro and sentiment tools from public sources."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        hyperliquid_url: str = HYPERLIQUID,
+        ecb_url: str = ECB,
+        fear_greed_url: str = FEAR_GREED,
+        user_address: str | None = None,
+        calendar_file: Path | None = None,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.hyperliquid_url = hyperliquid_url
+        self.ecb_url = ecb_url
+        self.fear_greed_url = fear_greed_url
+        self.user_address = user_address
+        self.calendar_file = calendar_file
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Route ``/{service}/tools/{tool}`` and ``/{service}/health``."""
+        parts = [p for p in request.url.path.split("/") if p]
+        service, tool = (parts[0], parts[-1]) if parts else ("", "")
+        try:
+            if tool == "health":
+                await self._health(service)
+                return httpx.Response(200, json={"status": "ok"})
+            handler: Handler | None = getattr(self, f"_{service}_{tool}", None)
+            if handler is None:
+                return _error(404, "unknown_tool", f"{service}.{tool}")
+            args = json.loads(request.content or b"{}")
+            return httpx.Response(200, json=await handler(args))
+        except SourceError as exc:  # a 200 whose body is not JSON: a protocol error
+            return httpx.Response(200, content=f"out of shape: {exc}".encode())
+        except httpx.HTTPStatusError as exc:
+            status = exc.response.status_code
+            return _error(
+                503 if status >= 500 or status == 429 else 400,
+                str(status),
+                f"{service} answered HTTP {status}",
+            )
+
+    async def _health(self, service: str) -> None:
+        if service == "hyperliquid":
+            await self._post_info({"type": "meta"})
+        elif service == "macro":
+            if self.calendar_file is not None:
+                read_calendar(self.calendar_file)
+            await self._get(self.ecb_url, {"lastNObservations": 1, "format": "jsondata"})
+        elif service == "sentiment":
+            await self._get(self.fear_greed_url, {"limit": 1})
+
+    async def _get(self, url: str, params: dict[str, Any]) -> Any:
+        response = await self.client.get(url, params=params, timeout=10)
+        response.raise_for_status()
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise SourceError(f"{url} did not answer JSON") from None
+
+    async def _post_info(self, body: dict[str, Any]) -> Any:
+        response = await self.client.post(self.hyperliquid_url, json=body, timeout=10)
+        response.raise_for_status()
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise SourceError("hyperliquid did not answer JSON") from None
+
+    async def _hyperliquid_funding(self, args: dict[str, Any]) -> Any:
+        now = self.clock.now().replace(minute=0, second=0, microsecond=0)
+        try:
+            funding = funding_from_meta_and_ctxs(
+                await self._post_info({"type": "metaAndAssetCtxs"}),
+                str(args.get("coin", "ETH")),
+                now,
+            )
+        except Exception as exc:
+            raise SourceError(str(exc)) from None
+        return {
+            "coin": args.get("coin", "ETH"),
+            "funding_hourly": funding.hourly,
+            "mark_px": float(funding.mark_px),
+            "open_interest": 0.0,
+            "time": int(now.timestamp() * 1000),
+        }
+
+    async def _hyperliquid_account_value(self, args: dict[str, Any]) -> Any:
+        if not self.user_address:
+            return {"account_value_usd": 0.0}
+        state = await self._post_info({"type": "clearinghouseState", "user": self.user_address})
+        try:
+            return {"account_value_usd": float(state["marginSummary"]["accountValue"])}
+        except (KeyError, TypeError, ValueError):
+            raise SourceError("clearinghouseState without marginSummary") from None
+
+    async def _macro_eur_usd_rate(self, args: dict[str, Any]) -> Any:
+        rate, day = ecb_rate(
+            await self._get(self.ecb_url, {"lastNObservations": 1, "format": "jsondata"})
+        )
+        published = datetime.fromisoformat(day).replace(hour=15, tzinfo=UTC)  # ~16:00 CET
+        return {"rate": rate, "time": iso_z(published)}
+
+    def _events(self) -> list[MacroEvent]:
+        if self.calendar_file is None:
+            raise SourceError("services.macro.calendar_file is not set")
+        return read_calendar(self.calendar_file)
+
+    async def _macro_calendar(self, args: dict[str, Any]) -> Any:
+        start = datetime.fromisoformat(str(args["from"]).replace("Z", "+00:00"))
+        end = datetime.fromisoformat(str(args["to"]).replace("Z", "+00:00"))
+        floor = RANK.get(str(args.get("min_impact", "low")), 0)
+        return [
+            {"name": e.name, "time": iso_z(e.time), "impact": e.impact, "country": e.country}
+            for e in self._events()
+            if start <= e.time <= end and RANK[e.impact] >= floor
+        ]
+
+    async def _macro_calendar_horizon(self, args: dict[str, Any]) -> Any:
+        events = self._events()
+        return {"last_event": iso_z(events[-1].time) if events else None}
+
+    async def _sentiment_fear_greed(self, args: dict[str, Any]) -> Any:
+        body = await self._get(self.fear_greed_url, {"limit": 1})
+        try:
+            row = body["data"][0]
+            stamp = datetime.fromtimestamp(int(row["timestamp"]), tz=UTC)
+            return {
+                "value": int(row["value"]),
+                "classification": str(row.get("value_classification", "")),
+                "time": iso_z(stamp),
+            }
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise SourceError("fear & greed answer without data[0]") from None
+
+
+def _error(status: int, code: str, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": {"code": code, "message": message}})

@@ -1,0 +1,155 @@
+"""Hyperliquid, ECB, Fear & Greed and the calendar file behind the unchanged clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from bite.clients._exceptions import McpProtocolError
+from bite.clients.direct.public_sources import ECB, FEAR_GREED, HYPERLIQUID, read_calendar
+from bite.clock import VirtualClock
+from bite.config.schema import StrategyConfig
+from bite.context import Clients, open_clients
+from bite.core.entry_validator import validate_entry
+from pytest_httpx import HTTPXMock
+
+from tests.support import FIXTURES, good_entry_context
+
+ROOT = Path(__file__).resolve().parents[4]
+NOW = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
+R = TypeVar("R")
+
+# the ECB Data API's SDMX-JSON shape (jsondata): values keyed by position, dates in a
+# parallel array under structure.dimensions.observation (a constructed answer)
+ECB_BODY = {
+    "dataSets": [{"series": {"0:0:0:0:0": {"observations": {"0": [1.0412], "1": [1.0448]}}}}],
+    "structure": {
+        "dimensions": {
+            "observation": [
+                {"id": "TIME_PERIOD", "values": [{"id": "2026-11-20"}, {"id": "2026-11-23"}]}
+            ]
+        }
+    },
+}
+# alternative.me's /fng/ shape (a constructed answer)
+FNG_BODY = {
+    "name": "Fear and Greed Index",
+    "data": [{"value": "38", "value_classification": "Fear", "timestamp": "1795392000"}],
+}
+
+
+def cfg(tmp_path: Path, calendar: str | None = None) -> StrategyConfig:
+    services: dict[str, Any] = {
+        "deribit": {"url": "http://127.0.0.1:1/deribit"},
+        "hyperliquid": {"transport": "direct", "user_address": "0xabc"},
+        "macro": {"transport": "direct", "calendar_file": calendar},
+        "sentiment": {"transport": "direct"},
+    }
+    return StrategyConfig.model_validate(
+        {"execution": {"environment": "testnet", "retry_waits_s": [0]}, "services": services}
+    )
+
+
+def run(config: StrategyConfig, tmp_path: Path, body: Callable[[Clients], Awaitable[R]]) -> R:
+    async def main() -> R:
+        clients = open_clients(
+            config, VirtualClock(NOW), tmp_path, config_dir=ROOT, environ={}, notify=False
+        )
+        try:
+            return await body(clients)
+        finally:
+            await clients.aclose()
+
+    return asyncio.run(main())
+
+
+def test_funding_comes_from_meta_and_asset_ctxs_by_name(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    data = json.loads(
+        (FIXTURES / "hyperliquid/metaAndAssetCtxs_testnet_2024-12-21.json").read_text()
+    )
+    httpx_mock.add_response(url=HYPERLIQUID, json=data)
+
+    async def body(c: Clients) -> Any:
+        return await c.hyperliquid.funding()
+
+    funding = run(cfg(tmp_path), tmp_path, body)
+    assert funding.mark_px == Decimal("3562.5")
+    assert funding.time == NOW.replace(minute=0)
+    sent = json.loads(httpx_mock.get_requests()[0].content)
+    assert sent == {"type": "metaAndAssetCtxs"}
+
+
+def test_account_value_reads_the_clearinghouse_state(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=HYPERLIQUID, json={"marginSummary": {"accountValue": "1234.5"}})
+
+    async def body(c: Clients) -> Decimal:
+        return await c.hyperliquid.account_value()
+
+    assert run(cfg(tmp_path), tmp_path, body) == Decimal("1234.5")
+    assert json.loads(httpx_mock.get_requests()[0].content)["user"] == "0xabc"
+
+
+def test_eur_usd_is_the_ecbs_last_observation(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=f"{ECB}?lastNObservations=1&format=jsondata", json=ECB_BODY)
+
+    async def body(c: Clients) -> Any:
+        return await c.macro.eur_usd()
+
+    rate = run(cfg(tmp_path), tmp_path, body)
+    assert rate.rate == Decimal("1.0448")
+    assert rate.time == datetime(2026, 11, 23, 15, tzinfo=UTC)
+
+
+def test_fear_greed_comes_from_alternative_me(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=f"{FEAR_GREED}?limit=1", json=FNG_BODY)
+
+    async def body(c: Clients) -> Any:
+        return await c.sentiment.fear_greed()
+
+    reading = run(cfg(tmp_path), tmp_path, body)
+    assert (reading.value, reading.classification) == (38, "Fear")
+
+
+def test_an_answer_out_of_shape_is_a_protocol_error(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=f"{FEAR_GREED}?limit=1", json={"data": []})
+
+    async def body(c: Clients) -> Any:
+        return await c.sentiment.fear_greed()
+
+    with pytest.raises(McpProtocolError):
+        run(cfg(tmp_path), tmp_path, body)
+
+
+def test_the_shipped_calendar_reads_and_reaches_past_next_year() -> None:
+    events = read_calendar(ROOT / "docs" / "macro-calendar.yaml")
+    assert len(events) == 17
+    assert all(e.impact == "high" and e.time.tzinfo is not None for e in events)
+    assert events[0].time == datetime(2026, 1, 28, 19, tzinfo=UTC)  # 2 p.m. EST
+    assert events[1].time == datetime(2026, 3, 18, 18, tzinfo=UTC)  # 2 p.m. EDT
+    assert events[-1].time > NOW + timedelta(days=365)
+
+
+def test_the_calendar_tools_answer_from_the_file(tmp_path: Path) -> None:
+    async def body(c: Clients) -> tuple[Any, Any]:
+        events = await c.macro.calendar(NOW, NOW + timedelta(days=30), "high")
+        return events, await c.macro.calendar_horizon()
+
+    events, horizon = run(cfg(tmp_path, "docs/macro-calendar.yaml"), tmp_path, body)
+    assert [e.time for e in events] == [datetime(2026, 12, 9, 19, tzinfo=UTC)]
+    assert horizon == datetime(2028, 1, 26, 19, tzinfo=UTC)
+
+
+def test_a_calendar_ending_within_30_days_is_stale() -> None:
+    base = StrategyConfig()
+    fresh = good_entry_context(calendar_horizon=good_entry_context().now + timedelta(days=40))
+    stale = good_entry_context(calendar_horizon=good_entry_context().now + timedelta(days=20))
+    assert "calendar_stale" not in validate_entry(fresh, base).reasons
+    assert "calendar_stale" in validate_entry(stale, base).reasons
