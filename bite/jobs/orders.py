@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -303,9 +303,3 @@ def combo_average(trades: list[BrokerTrade], side: str, filled: int) -> Decimal 
     )
     value = signed / filled
     return value if side == "sell" else -value
-
-
-def settlement_window(now: datetime) -> tuple[datetime, datetime]:
-    """Today's 07:30-08:05 UTC window."""
-    start = datetime.combine(now.date(), SETTLEMENT_START, tzinfo=now.tzinfo)
-    return start, start + timedelta(minutes=35)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from bite.context import StateContext
@@ -129,11 +128,3 @@ def kelly(state: StateContext) -> dict[str, Any] | None:
     details: dict[str, Any] = json.loads(row["details"])
     details["ts"] = row["ts"]
     return details
-
-
-def collateral_delta(state: StateContext, data_dir: Path) -> float | None:
-    """The ETH held as collateral (unhedged), from the last equity snapshot if any."""
-    row = state.repo.conn.execute(
-        "SELECT equity_eth FROM equity_snapshots ORDER BY ts DESC LIMIT 1"
-    ).fetchone()
-    return float(row["equity_eth"]) if row else None

@@ -23,7 +23,6 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -228,10 +227,6 @@ class HistoricalMarket:
         self._fg_daily = _carried(fear_greed_daily)
         self._events = sorted(events or [], key=lambda e: e.time)
 
-    def span(self) -> tuple[date, date]:
-        """The first and last day with a close."""
-        return self._days[0], self._days[-1]
-
     def _close(self, day: date) -> float:
         i = bisect_right(self._days, day) - 1
         if i < 0:
@@ -355,8 +350,3 @@ def _instant(value: Any) -> datetime:
     text = str(value).replace("Z", "+00:00")
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def to_decimal(value: float, places: int = 8) -> Decimal:
-    """A float as a Decimal with a fixed number of places (JSON-friendly, deterministic)."""
-    return Decimal(f"{value:.{places}f}")

@@ -14,7 +14,7 @@ import itertools
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -122,16 +122,6 @@ def available(path: Path, column: str = "close") -> tuple[date, date]:
     if not days:
         raise DataFileError(f"{path}: no dated rows")
     return min(days), max(days)
-
-
-def span_covered(series: Series, start: date, end: date) -> bool:
-    """Whether the series has a value for every day from ``start`` to ``end``."""
-    return series.first() <= start and series.last() >= end
-
-
-def days_between(start: date, end: date) -> list[date]:
-    """Every calendar day from start to end inclusive."""
-    return [start + timedelta(days=k) for k in range((end - start).days + 1)]
 
 
 def to_points(series: Series) -> list[DailyPoint]:

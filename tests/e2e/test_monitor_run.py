@@ -130,3 +130,14 @@ def test_nothing_is_sent_during_settlement_the_run_waits_until_0805(tmp_path: Pa
         if b'"EXIT_PLACED"' in line
     ]
     assert placed[0]["ts"] == "2026-03-05T08:05:00.000000Z"
+
+
+def test_a_spot_jump_beyond_the_limit_skips_the_cycle_with_exit_75(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "jump")
+    enter(ws)
+    assert monitor(ws, 40)["status"] == "held"  # records the snapshot the jump is measured from
+    code, out = ws.json("monitor-run", now=at(41))  # 3000 -> 2100 within the hour
+    assert code == 75
+    assert "jumped" in out["message"]
+    assert len(ws.broker_orders()) == 1  # nothing sent
+    assert ws.query("SELECT status FROM positions") == [("open",)]

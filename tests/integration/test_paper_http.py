@@ -107,3 +107,14 @@ def test_the_server_checks_the_token_when_one_is_set(tmp_path: Path) -> None:
     assert refused.returncode == 2  # credentials refused: McpAuthError
     assert allowed.returncode == 0, allowed.stderr
     assert token not in refused.stdout + refused.stderr + allowed.stdout + allowed.stderr
+
+
+def test_paper_reset_starts_the_account_over(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = bite("paper", "status", "--json", "--data-dir", str(data))
+    assert json.loads(first.stdout)["generation"] == 1
+    reset = bite("paper", "reset", "--yes", "--data-dir", str(data))
+    assert reset.returncode == 0
+    assert "generation 2" in reset.stdout
+    after = json.loads(bite("paper", "status", "--json", "--data-dir", str(data)).stdout)
+    assert (after["generation"], after["account"]["equity"], after["orders"]) == (2, 10.0, [])
