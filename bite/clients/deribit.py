@@ -8,13 +8,14 @@ row of the chain is dropped and counted instead.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bite.clients._exceptions import McpDataAnomalyError, McpProtocolError
+from bite.clients._exceptions import McpDataAnomalyError, McpProtocolError, McpRequestError
 from bite.clients._http import McpHttp
 from bite.clock import Clock
 from bite.config.schema import AnomalyConfig
@@ -22,6 +23,7 @@ from bite.core.anomaly import dvol_anomalies, index_anomalies, quote_anomalies
 from bite.core.types import DailyClose, Greeks, OptionQuote, OptionType, TickSchedule
 
 SERVICE = "deribit"
+log = logging.getLogger("bite.deribit")
 
 
 def _err(tool: str, message: str) -> McpProtocolError:
@@ -496,7 +498,10 @@ class DeribitClient:
             r = await self._call(
                 "margin_estimate", {"legs": legs, "amount": amount, "price": str(price)}
             )
-        except McpProtocolError:
+        except (McpProtocolError, McpRequestError) as exc:
+            log.warning(
+                "no margin estimate from the broker (%s): using the standard formula", exc.detail
+            )
             return None
         if not isinstance(r, Mapping):
             return None

@@ -125,6 +125,14 @@ class FakeDeribit:
                 "maintenance_margin": 0.0,
                 "margin_balance": 30.0,
             }
+        if method == "private/get_margins":
+            mark = float(self.rows[params["instrument_name"]]["mark_price"])
+            return {
+                "buy": 0.0,
+                "sell": round((0.1 + mark) * float(params["amount"]), 6),
+                "min_price": 0.0001,
+                "max_price": 1.0,
+            }
         if method in ("private/get_open_orders_by_currency", "private/get_positions"):
             return []
         raise KeyError(method)

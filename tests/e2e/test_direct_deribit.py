@@ -67,6 +67,7 @@ def test_a_dry_run_on_the_real_chain_prints_its_proposal(tmp_path: Path) -> None
     assert "public/get_book_summary_by_currency" not in trade.calls
     assert "private/get_account_summary" in trade.calls
     assert "public/get_time" in trade.calls
+    assert "private/get_margins" in trade.calls  # the broker's estimate sizes the order
 
 
 def test_a_trading_endpoint_in_another_environment_stops_before_anything_private(

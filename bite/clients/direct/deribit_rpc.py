@@ -190,7 +190,7 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
                 await self.rpc.call("public/get_time")
                 return httpx.Response(200, json={"status": "ok"})
             handler: Handler | None = getattr(self, f"_tool_{tool}", None)
-            if handler is None:  # margin_estimate too: sizing then uses the standard formula
+            if handler is None:
                 return _error(404, "unknown_tool", tool)
             args = json.loads(request.content or b"{}")
             return httpx.Response(200, json=_plain(await handler(args)))
@@ -240,6 +240,31 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         return (
             await self.rpc.call("private/get_positions", {"currency": "ETH", "kind": "option"})
         ).result
+
+    async def _tool_margin_estimate(self, args: dict[str, Any]) -> Any:
+        """Per leg ``private/get_margins``, summed: an upper bound under standard margin."""
+        amount = float(args["amount"])
+        total = Decimal(0)
+        for leg in args["legs"]:
+            name = str(leg["instrument_name"])
+            ticker = await self._public("public/ticker", {"instrument_name": name})
+            margins = (
+                await self.rpc.call(
+                    "private/get_margins",
+                    {
+                        "instrument_name": name,
+                        "amount": amount,
+                        "price": float(ticker.get("mark_price", 0)),
+                    },
+                )
+            ).result
+            total += Decimal(str(margins["sell" if leg["direction"] == "sell" else "buy"]))
+        return {
+            "initial_margin": str(total),
+            "maintenance_margin": str(total * 3 / 4),
+            "currency": "ETH",
+            "upper_bound": True,
+        }
 
     async def _legs(self, combo_id: str) -> list[tuple[str, int]]:
         if combo_id not in self._combos:

@@ -381,3 +381,32 @@ def test_the_secret_never_leaves_the_auth_call(httpx_mock: HTTPXMock, tmp_path: 
         if "/public/auth" not in str(request.url):
             assert SECRET.encode() not in request.content
             assert SECRET not in str(request.headers)
+
+
+def test_the_margin_estimate_sums_each_legs_margin(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/ticker",
+        json=envelope({"mark_price": 0.0125}, testnet=False),
+        is_reusable=True,
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_margins",
+        json=envelope({"buy": 0.0, "sell": 0.3375, "min_price": 0.0001, "max_price": 0.2}),
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_margins",
+        json=envelope({"buy": 0.02, "sell": 0.31, "min_price": 0.0001, "max_price": 0.2}),
+    )
+
+    async def body(c: Clients) -> Decimal | None:
+        return await c.deribit.margin_estimate(LEGS, 3, Decimal("0.0085"))
+
+    assert run(cfg(), body, tmp_path) == Decimal("0.3575")  # the short's sell + the long's buy
+    sent = [
+        json.loads(r.content)["params"]
+        for r in httpx_mock.get_requests()
+        if "get_margins" in str(r.url)
+    ]
+    assert [p["instrument_name"] for p in sent] == [SHORT, LONG]
+    assert all(p["amount"] == 3 for p in sent)
