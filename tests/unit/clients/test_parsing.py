@@ -225,3 +225,21 @@ def test_anomalous_chain_rows_are_dropped_and_counted() -> None:
 def test_an_order_with_an_unknown_state_is_a_protocol_error() -> None:
     with pytest.raises(McpProtocolError):
         order_from_json({"order_id": "1", "order_state": "weird", "amount": 1, "price": 1})
+
+
+def test_a_broker_that_cannot_estimate_margin_leaves_sizing_to_the_formula(
+    httpx_mock: HTTPXMock,
+) -> None:
+    from decimal import Decimal as D
+
+    httpx_mock.add_response(url=f"{URL}/tools/margin_estimate", status_code=404)
+    httpx_mock.add_response(
+        url=f"{URL}/tools/margin_estimate",
+        status_code=400,
+        json={"error": {"code": "13020", "message": "not_found"}},
+    )
+    http, _ = make_http()
+    client = DeribitClient(http, WallClock(), A)
+    legs = [{"instrument_name": "ETH-X-1-P", "direction": "sell"}]
+    assert asyncio.run(client.margin_estimate(legs, 1, D("0.01"))) is None
+    assert asyncio.run(client.margin_estimate(legs, 1, D("0.01"))) is None
