@@ -230,8 +230,6 @@ def test_an_order_with_an_unknown_state_is_a_protocol_error() -> None:
 def test_a_broker_that_cannot_estimate_margin_leaves_sizing_to_the_formula(
     httpx_mock: HTTPXMock,
 ) -> None:
-    from decimal import Decimal as D
-
     httpx_mock.add_response(url=f"{URL}/tools/margin_estimate", status_code=404)
     httpx_mock.add_response(
         url=f"{URL}/tools/margin_estimate",
@@ -241,5 +239,5 @@ def test_a_broker_that_cannot_estimate_margin_leaves_sizing_to_the_formula(
     http, _ = make_http()
     client = DeribitClient(http, WallClock(), A)
     legs = [{"instrument_name": "ETH-X-1-P", "direction": "sell"}]
-    assert asyncio.run(client.margin_estimate(legs, 1, D("0.01"))) is None
-    assert asyncio.run(client.margin_estimate(legs, 1, D("0.01"))) is None
+    assert asyncio.run(client.margin_estimate(legs, 1, Decimal("0.01"))) is None
+    assert asyncio.run(client.margin_estimate(legs, 1, Decimal("0.01"))) is None
