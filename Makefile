@@ -42,6 +42,7 @@ run: install ## Run one entry cycle as a dry run on the embedded paper exchange
 	$(BIN)/bite entry-run --dry-run
 
 test: install-dev ## Run the whole test suite
+	$(BIN)/python -m compileall -q bite
 	$(BIN)/pytest -q
 
 fmt: install-dev ## Format the code in place
@@ -63,6 +64,7 @@ contracts: install-dev ## Check the import contracts (core stays pure)
 check: format-check lint types contracts test ## Everything CI runs
 
 bench: install-dev ## Run the benchmarks and print a table
+	$(BIN)/python -m compileall -q bite
 	$(BIN)/python scripts/bench.py
 
 lock: $(UV) ## Refresh uv.lock after changing dependencies
