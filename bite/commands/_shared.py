@@ -1,0 +1,238 @@
+"""What every command shares: the Typer apps, the common options, error and output handling.
+
+Heavy modules are imported inside the commands that need them, so ``bite
+--version`` and ``bite --help`` start fast. Options are written after the
+command's name: ``bite kill-switch status --data-dir X --json``.
+
+Exit codes: 0 done (any decision) · 1 internal error · 2 usage or configuration
+· 3 job lock not acquired · 4 integrity check failed · 75 broker unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bite import __version__
+from bite.errors import BiteError, ExitCode, UsageError
+
+if TYPE_CHECKING:
+    from bite.clock import Clock
+    from bite.context import StateContext
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done (any decision), 1 internal error, 2 usage or configuration error, "
+    "3 job lock not acquired, 4 integrity check failed, 75 broker unavailable (retry later)."
+)
+
+app = typer.Typer(
+    name="bite",
+    help="Cerbero Bite: one ETH option credit spread a week, run as one-shot jobs.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+config_app = typer.Typer(
+    help="Show, validate, hash, diff and approve the configuration.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="Verify and read the hash-chained audit log.", no_args_is_help=True)
+kill_app = typer.Typer(
+    help="Read, arm or disarm the kill switch (no job lock needed).", no_args_is_help=True
+)
+backup_app = typer.Typer(help="Restore a backup of the state database.", no_args_is_help=True)
+paper_app = typer.Typer(
+    help="The embedded paper exchange: serve it, show it, reset it.", no_args_is_help=True
+)
+app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
+app.add_typer(kill_app, name="kill-switch")
+app.add_typer(backup_app, name="backup")
+app.add_typer(paper_app, name="paper")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="strategy.yaml to use (env CERBERO_BITE_CONFIG; "
+        "strategy.local.yaml beside it is merged over it).",
+        show_default=False,
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (env CERBERO_BITE_DATA_DIR; default ./data).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bite {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Cerbero Bite."""
+
+
+def _emit(data: dict[str, Any]) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn bite errors into their exit codes and bugs into exit 1, with a log line."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except BiteError as exc:
+        typer.echo(f"bite: {exc}", err=True)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except Exception as exc:
+        import logging
+
+        logging.getLogger("bite").exception("internal error: %s", type(exc).__name__)
+        typer.echo(f"bite: internal error ({type(exc).__name__}); see the log", err=True)
+        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+
+
+def _setup(data_dir: Path | None, level: str, clock_now: datetime | None = None) -> None:
+    from bite.clock import WallClock
+    from bite.config.secrets import known_secret_values
+    from bite.log import setup_logging
+
+    now = clock_now or WallClock().now()
+    setup_logging(data_dir, level, known_secret_values(), now)
+
+
+def _clock(config: Path | None, data_dir: Path | None = None) -> Clock:
+    """The run's clock; ``CERBERO_BITE_NOW`` only in the paper environment.
+
+    The environment is the config file's, or, when the file does not validate, the
+    last approved config's (the one monitor-run will trade with).
+    """
+    from bite.clock import NOW_ENV, WallClock, clock_from_env
+    from bite.config.loader import config_from_dump, load_config
+    from bite.context import open_state, resolve_config_path, resolve_data_dir
+
+    if NOW_ENV not in os.environ:
+        return WallClock()
+    environment: str = ""
+    try:
+        environment = load_config(resolve_config_path(config)).config.execution.environment
+    except BiteError:
+        state_file = resolve_data_dir(data_dir) / "state.sqlite"
+        if state_file.exists():
+            state = open_state(resolve_data_dir(data_dir))
+            try:
+                last = state.repo.last_approved_config()
+            finally:
+                state.close()
+            if last is not None:
+                environment = config_from_dump(last.dump).execution.environment
+        if not environment:
+            raise UsageError(
+                f"{NOW_ENV} needs a valid or approved config in the paper environment"
+            ) from None
+    return clock_from_env(dict(os.environ), environment)
+
+
+def _scrubbed(text: str) -> str:
+    """Operator text with any known secret value removed."""
+    from bite.config.secrets import known_secret_values
+    from bite.log import redact_text
+
+    return redact_text(text, known_secret_values())
+
+
+def _state(data_dir: Path | None) -> StateContext:
+    from bite.context import open_state, resolve_data_dir
+
+    return open_state(resolve_data_dir(data_dir))
+
+
+# -- the jobs -----------------------------------------------------------------------------
+
+DryRunOption = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Run the whole cycle on live data and write nothing, send nothing."
+    ),
+]
+
+
+def _lock_option(default: float) -> Any:
+    return typer.Option("--lock-timeout", help="Seconds to wait for the job lock.")
+
+
+def _finish(report: Any, as_json: bool, printer: Any) -> None:
+    data = report.to_json()
+    if as_json:
+        _emit(data)
+    else:
+        printer(data)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def _run_job(
+    job: str,
+    approval: Any,
+    cycle: Any,
+    *,
+    dry_run: bool,
+    config: Path | None,
+    data_dir: Path | None,
+    lock_timeout: float,
+    as_json: bool,
+    log_level: str,
+    printer: Any,
+    with_recovery: bool,
+) -> None:
+    """Run one trading job through the runner and print or emit its report."""
+    import asyncio
+
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.jobs.runner import execute, recovery_step
+
+    with _exit_codes():
+        clock = _clock(config, data_dir)
+        directory = resolve_data_dir(data_dir)
+        _setup(None if dry_run else directory, log_level, clock.now())
+        report = asyncio.run(
+            execute(
+                job,
+                approval,
+                cycle,
+                config_path=resolve_config_path(config),
+                data_dir=directory,
+                clock=clock,
+                dry_run=dry_run,
+                lock_timeout_s=lock_timeout,
+                trading=True,
+                recovery=recovery_step if with_recovery else None,
+            )
+        )
+        _finish(report, as_json, printer)

@@ -1,0 +1,275 @@
+"""bite backtest, bite ping and the paper exchange commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from bite.commands._shared import (
+    ConfigOption,
+    DataDirOption,
+    JsonOption,
+    LogLevelOption,
+    _clock,
+    _emit,
+    _exit_codes,
+    _setup,
+    app,
+    paper_app,
+)
+from bite.errors import ExitCode, UsageError
+
+if TYPE_CHECKING:
+    pass
+
+
+# -- backtest -----------------------------------------------------------------------------
+
+
+def _day(value: str) -> Any:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@app.command("backtest")
+def backtest_command(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            help="Daily ETH prices CSV (date,...,close); default: the shipped real history."
+        ),
+    ] = None,
+    dvol: Annotated[Path | None, typer.Option(help="Daily ETH DVOL CSV; default shipped.")] = None,
+    eurusd: Annotated[Path | None, typer.Option(help="Daily EUR/USD CSV; default shipped.")] = None,
+    funding: Annotated[
+        Path | None,
+        typer.Option(help="Daily hourly funding rate CSV (date,value); default 0.0000125."),
+    ] = None,
+    fear_greed: Annotated[
+        Path | None,
+        typer.Option("--fear-greed", help="Daily Fear & Greed CSV (date,value); default 50."),
+    ] = None,
+    calendar: Annotated[
+        Path | None, typer.Option(help="Macro events CSV (time,name,impact); default none.")
+    ] = None,
+    starting_equity_eth: Annotated[str, typer.Option(help="Paper equity at the start.")] = "30",
+    config: ConfigOption = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Where trades.csv, equity.csv and equity.svg go.")
+    ] = Path("backtest-out"),
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "ERROR",
+) -> None:
+    """Replay the schedule over real ETH history with the live cycle functions."""
+    import asyncio
+    from decimal import Decimal, InvalidOperation
+
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+    from bite.paper.backtest import BacktestInputs, default_inputs, run_backtest, write_outputs
+    from bite.paper.market import DataFileError
+
+    with _exit_codes():
+        first, last = _day(start), _day(end)
+        shipped = default_inputs(first, last)
+        try:
+            equity = Decimal(starting_equity_eth)
+        except InvalidOperation:
+            raise UsageError(
+                f"--starting-equity-eth: not a number: {starting_equity_eth!r}"
+            ) from None
+        inputs = BacktestInputs(
+            first,
+            last,
+            prices or shipped.prices,
+            dvol or shipped.dvol,
+            eurusd or shipped.eurusd,
+            funding,
+            fear_greed,
+            calendar,
+            equity,
+        )
+        cfg = load_config(resolve_config_path(config)).config
+        _setup(None, log_level)
+        progress = None
+        bar = None
+        if not as_json and sys.stderr.isatty():
+            from rich.progress import Progress
+
+            bar = Progress(transient=True)
+            task = bar.add_task("backtest", total=None)
+            bar.start()
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+        try:
+            result = asyncio.run(run_backtest(inputs, cfg, progress))
+        except DataFileError as exc:
+            raise UsageError(str(exc)) from None
+        finally:
+            if bar is not None:
+                bar.stop()
+        files = write_outputs(result, out, inputs)
+        summary = result.summary()
+        if as_json:
+            _emit(
+                {
+                    "job": "backtest",
+                    "from": str(first),
+                    "to": str(last),
+                    "summary": summary,
+                    "files": [str(f) for f in files],
+                }
+            )
+            return
+        from bite.reporting.tables import print_backtest
+
+        print_backtest(summary, first, last, files)
+
+
+# -- services and the paper exchange ------------------------------------------------------
+
+
+@app.command("ping")
+def ping(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """One line per service: transport, reachable, latency, environment.
+
+    Exit 75 if any service is down, 2 if one refuses the credentials.
+    """
+    import asyncio
+
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.jobs.ping import ping_services
+
+    with _exit_codes():
+        clock = _clock(config)
+        path = resolve_config_path(config)
+        loaded = load_config(path)
+        directory = resolve_data_dir(data_dir)
+        _setup(None, log_level, clock.now())
+        rows = asyncio.run(ping_services(loaded.config, clock, directory, path.parent))
+        if as_json:
+            _emit({"services": [r.__dict__ for r in rows], "ok": all(r.reachable for r in rows)})
+        else:
+            for r in rows:
+                state = f"up {r.latency_ms:.0f} ms" if r.reachable else f"DOWN ({r.error})"
+                env = f" environment {r.environment}" if r.environment else ""
+                typer.echo(f"{r.service:<12} {r.transport:<6} {state}{env}")
+        if any(r.exit_code == ExitCode.USAGE for r in rows):
+            raise typer.Exit(int(ExitCode.USAGE))  # credentials refused
+        if not all(r.reachable for r in rows):
+            raise typer.Exit(int(ExitCode.TEMPFAIL))
+
+
+@paper_app.command("serve")
+def paper_serve(
+    port: Annotated[int, typer.Option("--port", help="Port on 127.0.0.1 (0: any free).")] = 8765,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    faults: Annotated[str | None, typer.Option("--faults", help="Fault rules (JSON).")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    log_level: LogLevelOption = "INFO",
+) -> None:
+    """Serve the four paper services over HTTP at /{service}/tools/{tool} and /{service}/health."""
+    from bite.clock import WallClock
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.paper.server import make_server
+    from bite.paper.service import PaperService, build_market, parse_faults
+
+    with _exit_codes():
+        path = resolve_config_path(config)
+        cfg = load_config(path).config
+        directory = resolve_data_dir(data_dir)
+        _setup(directory, log_level)
+        service = PaperService(
+            cfg, directory, build_market(cfg, path.parent), parse_faults(faults, cfg.paper.faults)
+        )
+        server = make_server(service, WallClock(), host, port, cfg.paper.serve_token)
+        bound = server.server_address[1]
+        typer.echo(
+            f"paper services on http://{host}:{bound}/{{deribit,hyperliquid,macro,sentiment}}",
+            err=True,
+        )
+        typer.echo(json.dumps({"port": bound}), err=False)
+        sys.stdout.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+            service.close()
+
+
+def _paper_exchange(config: Path | None, data_dir: Path | None) -> Any:
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.paper.exchange import PaperExchange
+    from bite.paper.service import build_market
+
+    path = resolve_config_path(config)
+    cfg = load_config(path).config
+    directory = resolve_data_dir(data_dir)
+    return PaperExchange(
+        directory / "paper.sqlite",
+        build_market(cfg, path.parent),
+        cfg.paper,
+        cfg.fees,
+        cfg.execution.combo_tick,
+    )
+
+
+@paper_app.command("status")
+def paper_status(
+    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+) -> None:
+    """The paper account: equity, positions, orders with labels and states."""
+    with _exit_codes():
+        clock = _clock(config)
+        exchange = _paper_exchange(config, data_dir)
+        try:
+            status = exchange.status(clock.now())
+        finally:
+            exchange.close()
+        if as_json:
+            _emit(status)
+            return
+        from bite.reporting.tables import paper_status_tables
+
+        paper_status_tables(status)
+
+
+@paper_app.command("reset")
+def paper_reset(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+) -> None:
+    """Reset the paper account to its starting equity (orders, trades, positions erased)."""
+    with _exit_codes():
+        if not yes and sys.stdin.isatty() and not typer.confirm("Reset the paper account?"):
+            raise typer.Exit(0)
+        exchange = _paper_exchange(config, data_dir)
+        try:
+            generation = exchange.reset()
+        finally:
+            exchange.close()
+        typer.echo(f"paper account reset (generation {generation})")
