@@ -236,6 +236,8 @@ class BackupOutcome:
     finished_at: datetime
     result: BackupResult | None
     reasons: tuple[str, ...] = ()
+    environment: str | None = None
+    config_approved: bool | None = None
 
     def to_json(self) -> dict[str, object]:
         """The job's JSON object (operations.md 2)."""
@@ -246,6 +248,8 @@ class BackupOutcome:
             "started_at": self.started_at.isoformat(),
             "finished_at": self.finished_at.isoformat(),
             "dry_run": False,
+            "config_approved": self.config_approved,
+            "environment": self.environment,
             "file": str(self.result.file) if self.result else None,
             "bytes": self.result.size_bytes if self.result else None,
             "removed": list(self.result.removed) if self.result else [],
@@ -253,17 +257,25 @@ class BackupOutcome:
         }
 
 
-def _backup_settings(config_path: Path, repo: Repository) -> BackupConfig:
-    """The file's backup settings, else the last approved ones, else the defaults."""
+def _backup_settings(
+    config_path: Path, repo: Repository
+) -> tuple[BackupConfig, str | None, bool | None]:
+    """(settings, environment, approved): the file's, else the last approved, else defaults."""
     try:
-        return load_config(config_path).config.backup
+        loaded = load_config(config_path)
+        return (
+            loaded.config.backup,
+            loaded.config.execution.environment,
+            repo.is_config_approved(loaded.hash),
+        )
     except ConfigError:
         last = repo.last_approved_config()
         if last is not None:
             log.warning("config file invalid: backup-run uses the last approved settings")
-            return config_from_dump(last.dump).backup
+            approved = config_from_dump(last.dump)
+            return approved.backup, approved.execution.environment, True
         log.warning("config file invalid and nothing approved: backup-run uses the defaults")
-        return BackupConfig()
+        return BackupConfig(), None, None
 
 
 def run_backup_job(
@@ -275,7 +287,7 @@ def run_backup_job(
         state = open_state(data_dir)
         try:
             run_id = state.repo.start_run("backup-run", started, dry_run=False)
-            settings = _backup_settings(config_path, state.repo)
+            settings, environment, approved = _backup_settings(config_path, state.repo)
             try:
                 result = run_backup(data_dir, state.repo, state.audit, settings, clock.now())
             except IntegrityError as exc:
@@ -296,6 +308,8 @@ def run_backup_job(
                     finished,
                     None,
                     ("integrity_check",),
+                    environment,
+                    approved,
                 )
             finished = clock.now()
             state.repo.finish_run(
@@ -307,4 +321,4 @@ def run_backup_job(
         f"backup {result.file} ({result.size_bytes} bytes); removed "
         f"{len(result.removed)}, gzipped {len(result.gzipped)} log(s)"
     )
-    return BackupOutcome("ok", 0, summary, started, finished, result)
+    return BackupOutcome("ok", 0, summary, started, finished, result, (), environment, approved)

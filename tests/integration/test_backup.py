@@ -36,6 +36,9 @@ def test_backup_run_writes_a_checked_copy_and_the_audit_log(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert (out["job"], out["status"]) == ("backup-run", "ok")
+    for key in ("reasons", "started_at", "finished_at", "dry_run", "config_approved"):
+        assert key in out
+    assert out["environment"] == "paper"
     copy = Path(out["file"])
     conn = sqlite3.connect(copy)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
