@@ -254,33 +254,7 @@ async def work_order(
     trades = await d.trades_by_order(order.order_id) if outcome.filled else []
     if trades:
         crash_point("after_fill_before_commit")
-    for trade in trades:
-        if repo.add_fill(
-            row_id,
-            NewFill(
-                trade.trade_id,
-                trade.instrument_name,
-                trade.direction,
-                trade.amount,
-                trade.price,
-                trade.fee,
-                trade.fee_currency,
-                trade.timestamp.isoformat(),
-            ),
-        ):
-            run.state.audit.append(
-                "FILL",
-                {
-                    "label": guarded.label,
-                    "trade_id": trade.trade_id,
-                    "instrument": trade.instrument_name,
-                    "direction": trade.direction,
-                    "amount": trade.amount,
-                    "price": trade.price,
-                    "fee": trade.fee,
-                },
-                run.clock.now(),
-            )
+    store_fills(run, row_id, guarded.label, trades, event="FILL")
     outcome.trades = trades
     if outcome.filled and outcome.average_price is None:
         outcome.average_price = combo_average(trades, guarded.side, outcome.filled)
@@ -292,6 +266,40 @@ async def work_order(
         average_price=outcome.average_price,
     )
     return outcome
+
+
+def store_fills(
+    run: Run, order_row_id: int, label: str, trades: list[BrokerTrade], *, event: str
+) -> None:
+    """Store the broker's trades of one order (idempotent by ``trade_id``); audit each new one."""
+    for trade in trades:
+        stored = run.state.repo.add_fill(
+            order_row_id,
+            NewFill(
+                trade.trade_id,
+                trade.instrument_name,
+                trade.direction,
+                trade.amount,
+                trade.price,
+                trade.fee,
+                trade.fee_currency,
+                trade.timestamp.isoformat(),
+            ),
+        )
+        if stored:
+            run.state.audit.append(
+                event,
+                {
+                    "label": label,
+                    "trade_id": trade.trade_id,
+                    "instrument": trade.instrument_name,
+                    "direction": trade.direction,
+                    "amount": trade.amount,
+                    "price": trade.price,
+                    "fee": trade.fee,
+                },
+                run.clock.now(),
+            )
 
 
 def combo_average(trades: list[BrokerTrade], side: str, filled: int) -> Decimal | None:

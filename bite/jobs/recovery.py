@@ -18,8 +18,8 @@ from typing import Any
 from bite.clients.deribit import BrokerOrder, BrokerTrade
 from bite.jobs.boot import Run
 from bite.jobs.monitor import book_exit
-from bite.jobs.orders import OrderOutcome, combo_average
-from bite.state.models import NewFill, OrderRow, PositionRow
+from bite.jobs.orders import OrderOutcome, combo_average, store_fills
+from bite.state.models import OrderRow, PositionRow
 from bite.state.repository import parse_iso_z
 
 log = logging.getLogger("bite.recovery")
@@ -46,26 +46,6 @@ async def _broker_order(run: Run, row: OrderRow) -> BrokerOrder | None:
             if order.order_id == row.broker_order_id:
                 return order
     return found[-1] if found else None
-
-
-def _store_fills(run: Run, row: OrderRow, trades: list[BrokerTrade]) -> None:
-    for t in trades:
-        if run.state.repo.add_fill(
-            row.id,
-            NewFill(
-                t.trade_id,
-                t.instrument_name,
-                t.direction,
-                t.amount,
-                t.price,
-                t.fee,
-                t.fee_currency,
-                t.timestamp.isoformat(),
-            ),
-        ):
-            run.state.audit.append(
-                "RECOVERY_FILL", {"label": row.label, "trade_id": t.trade_id}, run.clock.now()
-            )
 
 
 async def recover(run: Run) -> RecoveryReport:
@@ -119,7 +99,7 @@ async def _final_order(
         await run.clients.deribit.trades_by_order(order.order_id) if order.filled_amount else []
     )
     if not dry_run:
-        _store_fills(run, row, trades)
+        store_fills(run, row.id, row.label, trades, event="RECOVERY_FILL")
         run.state.repo.update_order(
             row.id,
             run.clock.now(),
