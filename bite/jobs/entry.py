@@ -33,7 +33,7 @@ from bite.core.types import (
     SizingContext,
 )
 from bite.jobs.boot import Run
-from bite.jobs.orders import work_order
+from bite.jobs.orders import COMBO_UNAVAILABLE, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather
 from bite.paper.crash import crash_point
 from bite.reporting.messages import entry_message
@@ -351,6 +351,14 @@ async def _place_entry(
         now,
     )
     reasons = [outcome.refused] if outcome.refused else []
+    if outcome.refused == COMBO_UNAVAILABLE:
+        await run.alerts.emit(
+            "MEDIUM",
+            "deribit",
+            COMBO_UNAVAILABLE,
+            f"entry {proposal.label} skipped: the venue will not open the combo book",
+        )
+        return EntryOutcome("no_entry", reasons, proposal, numbers, order_json, kelly)
     if outcome.reject_reason:
         await run.alerts.emit(
             "HIGH",

@@ -254,7 +254,8 @@ async def _close(
             "HIGH",
             "monitor",
             f"exit_unfilled:{row.id}",
-            f"{decision.action} for {row.id}: {held} contract(s) still open; "
+            f"{decision.action} for {row.id}: {held} contract(s) still open"
+            f"{f' ({outcome.refused})' if outcome.refused else ''}; "
             "the next monitor run tries again",
         )
     return PositionOutcome(row.id, status, decision.action, reasons, numbers, order)

@@ -19,7 +19,7 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpUnavailableError
+from bite.clients._exceptions import McpComboUnavailableError, McpUnavailableError
 from bite.clients.deribit import BrokerOrder, BrokerTrade
 from bite.jobs.boot import Run
 from bite.paper.crash import crash_point
@@ -28,6 +28,7 @@ from bite.safety.order_guards import GuardedOrder, guard_problems
 from bite.state.models import NewFill
 
 log = logging.getLogger("bite.orders")
+COMBO_UNAVAILABLE = "combo_unavailable"  # the venue will not open the combo book
 SETTLEMENT_START = time(7, 30)
 SETTLEMENT_END = time(8, 5)
 
@@ -162,7 +163,20 @@ async def work_order(
         repo.update_order(row_id, run.clock.now(), state="cancelled", reject_reason=refusal)
         return OrderOutcome(row_id, None, "cancelled", 0, None, refused=refusal)
     await wait_out_settlement(run)
-    order = await _place(run, guarded, legs)
+    try:
+        order = await _place(run, guarded, legs)
+    except McpComboUnavailableError as exc:
+        # no leg-by-leg fallback: legging a spread is a risk of its own
+        log.warning("order %s not placed: %s", guarded.label, exc)
+        repo.update_order(
+            row_id, run.clock.now(), state="cancelled", reject_reason=COMBO_UNAVAILABLE
+        )
+        run.state.audit.append(
+            "ORDER_CANCELLED",
+            {"label": guarded.label, "filled": 0, "reason": COMBO_UNAVAILABLE},
+            run.clock.now(),
+        )
+        return OrderOutcome(row_id, None, "cancelled", 0, None, refused=COMBO_UNAVAILABLE)
     crash_point(sent_point)
     repo.update_order(
         row_id,

@@ -42,7 +42,7 @@ _FAULT_KEYS = {
     "environment",
     "persist",
 }
-_ERRORS = {400, 401, 403, 404, 408, 429, 500, 502, 503}
+_ERRORS = {400, 401, 403, 404, 408, 409, 429, 500, 502, 503}  # 409: combo unavailable
 
 
 @dataclass(frozen=True)

@@ -157,3 +157,17 @@ def test_an_entry_cycles_service_calls_do_not_grow_with_the_chain(tmp_path: Path
         sizes.append(len(Chain(market.state(ENTRY), 7).listings))
     assert sizes[1] > sizes[0] * 1.2
     assert counts[0] == counts[1] <= 20
+
+
+def test_a_combo_the_venue_will_not_open_skips_the_entry(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    code, out = ws.json("entry-run", faults={"deribit.place_combo_order": {"error": 409}})
+    assert code == 0, out
+    assert (out["status"], out["reasons"]) == ("no_entry", ["combo_unavailable"])
+    assert ws.query("SELECT status FROM positions") == [("cancelled",)]
+    assert ws.query("SELECT state, reject_reason, broker_order_id FROM orders") == [
+        ("cancelled", "combo_unavailable", None)
+    ]
+    assert ws.broker_orders() == []  # and no leg was sent on its own
+    assert ("MEDIUM", "combo_unavailable") in ws.query("SELECT severity, key FROM alerts")
+    assert ws.run("audit", "verify").returncode == 0

@@ -141,3 +141,20 @@ def test_a_spot_jump_beyond_the_limit_skips_the_cycle_with_exit_75(tmp_path: Pat
     assert "jumped" in out["message"]
     assert len(ws.broker_orders()) == 1  # nothing sent
     assert ws.query("SELECT status FROM positions") == [("open",)]
+
+
+def test_a_combo_the_venue_will_not_open_leaves_the_exit_to_the_next_run(tmp_path: Path) -> None:
+    ws = scripted_workspace(tmp_path, "crash")
+    enter(ws)
+    code, out = ws.json(
+        "monitor-run", now=at(64), faults={"deribit.place_combo_order": {"error": 409}}
+    )
+    assert code == 0, out
+    position = out["positions"][0]
+    assert (position["status"], position["reasons"]) == ("close_unfilled", ["combo_unavailable"])
+    assert ws.query("SELECT status FROM positions") == [("open",)]
+    assert ("HIGH",) in ws.query("SELECT severity FROM alerts WHERE key LIKE 'exit_unfilled%'")
+    assert [row[1] for row in ws.broker_orders()] == ["filled"]  # the entry only
+    out = monitor(ws, 76)
+    assert out["status"] == "closed"
+    assert ws.query("SELECT status FROM positions") == [("closed",)]

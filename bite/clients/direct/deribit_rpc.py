@@ -291,15 +291,32 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         out["legs"] = await self._legs(name)
         return out
 
+    async def _active_combo(self, trades: list[dict[str, Any]]) -> dict[str, Any]:
+        """``private/create_combo``, created again once if the book is inactive or refused."""
+        for attempt in (1, 2):
+            try:
+                combo = (await self.rpc.call("private/create_combo", {"trades": trades})).result
+            except RpcError as exc:
+                if exc.code not in COMBO_UNAVAILABLE or attempt == 2:
+                    raise
+                log.warning("combo refused (%s %s): creating it once more", exc.code, exc.message)
+                continue
+            if combo.get("state") in (None, "active"):
+                return dict(combo)
+            if attempt == 2:
+                break
+            log.warning(
+                "combo %s is %s: creating it once more", combo.get("id"), combo.get("state")
+            )
+        raise RpcError("private/create_combo", 13036, f"combo {combo.get('id')} inactive")
+
     async def _tool_place_combo_order(self, args: dict[str, Any]) -> Any:
         wanted = {str(leg["instrument_name"]): str(leg["direction"]) for leg in args["legs"]}
         amount = int(args["amount"])
         trades = [
             {"instrument_name": n, "direction": d, "amount": amount} for n, d in wanted.items()
         ]
-        combo = (await self.rpc.call("private/create_combo", {"trades": trades})).result
-        if combo.get("state") not in (None, "active"):
-            raise RpcError("private/create_combo", 13036, f"combo {combo.get('id')} inactive")
+        combo = await self._active_combo(trades)
         combo_id = str(combo["id"])
         legs = [(str(leg["instrument_name"]), int(leg["amount"])) for leg in combo["legs"]]
         self._combos[combo_id] = legs

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from bite.clients._exceptions import McpAuthError, McpUnavailableError
+from bite.clients._exceptions import (
+    McpAuthError,
+    McpComboUnavailableError,
+    McpUnavailableError,
+)
 from bite.clock import VirtualClock
 from bite.config.loader import load_config
 from bite.config.schema import StrategyConfig
@@ -306,6 +310,59 @@ def test_a_credit_spread_is_placed_in_either_combo_orientation(
     )
     assert result.order.direction == "sell"  # back in the contract's orientation
     assert result.order.price == Decimal("0.0085")
+
+
+def active_combo(state: str = "active") -> dict[str, Any]:
+    return {
+        "id": "ETH-PS-5DEC25-2400_2200",
+        "state": state,
+        "legs": [
+            {"instrument_name": SHORT, "amount": -1},
+            {"instrument_name": LONG, "amount": 1},
+        ],
+    }
+
+
+def test_an_inactive_combo_is_created_once_more(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/create_combo", json=envelope(active_combo("inactive"))
+    )
+    httpx_mock.add_response(url=f"{TEST}/private/create_combo", json=envelope(active_combo()))
+    httpx_mock.add_response(
+        url=f"{TEST}/private/buy",
+        json=envelope({"order": combo_order("buy", -0.0085), "trades": []}),
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.place_combo_order(LEGS, "sell", 3, Decimal("0.0085"), "bite-p1")
+
+    result = run(cfg(), body, tmp_path)
+    creates = [r for r in httpx_mock.get_requests() if "create_combo" in str(r.url)]
+    assert len(creates) == 2
+    assert (result.order.state, result.order.direction) == ("open", "sell")
+
+
+@pytest.mark.parametrize("refusal", ["13035", "inactive"])
+def test_a_combo_refused_twice_is_unavailable_and_no_order_is_sent(
+    httpx_mock: HTTPXMock, tmp_path: Path, refusal: str
+) -> None:
+    auth(httpx_mock)
+    answer = (
+        {"jsonrpc": "2.0", "error": {"code": 13035, "message": "active_combo_limit_reached"}}
+        if refusal == "13035"
+        else envelope(active_combo("inactive"))
+    )
+    httpx_mock.add_response(url=f"{TEST}/private/create_combo", json=answer, is_reusable=True)
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.place_combo_order(LEGS, "sell", 3, Decimal("0.0085"), "bite-p1")
+
+    with pytest.raises(McpComboUnavailableError):
+        run(cfg(), body, tmp_path)
+    urls = [str(r.url) for r in httpx_mock.get_requests()]
+    assert sum("create_combo" in u for u in urls) == 2
+    assert not any(u.endswith(("/private/buy", "/private/sell")) for u in urls)
 
 
 def test_a_cancel_racing_a_fill_returns_the_filled_order(
