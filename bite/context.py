@@ -22,7 +22,12 @@ from bite.clients.direct.deribit_rpc import (
     DeribitDirectTransport,
     DeribitRpc,
 )
-from bite.clients.direct.public_sources import PublicSourcesTransport
+from bite.clients.direct.public_sources import (
+    ECB,
+    FEAR_GREED,
+    HYPERLIQUID,
+    PublicSourcesTransport,
+)
 from bite.clients.hyperliquid import HyperliquidClient
 from bite.clients.macro import MacroClient
 from bite.clients.portfolio import PortfolioClient
@@ -213,6 +218,9 @@ def open_clients(
         sources = PublicSourcesTransport(
             inner_public,
             clock,
+            hyperliquid_url=cfg.services.hyperliquid.url or HYPERLIQUID,
+            ecb_url=cfg.services.macro.url or ECB,
+            fear_greed_url=cfg.services.sentiment.url or FEAR_GREED,
             user_address=cfg.services.hyperliquid.user_address,
             calendar_file=(config_dir or Path.cwd()) / calendar if calendar else None,
         )

@@ -6,20 +6,24 @@ clients and the jobs stay unchanged:
 
 - hyperliquid ``funding``: ``POST https://api.hyperliquid.xyz/info``
   ``{"type": "metaAndAssetCtxs"}``, ETH found by name; ``account_value``:
-  ``{"type": "clearinghouseState", "user"}`` (0 without ``user_address``);
-- macro ``eur_usd_rate``: the ECB Data API, series ``EXR/D.USD.EUR.SP00.A``
-  (SDMX-JSON: the value and its date sit in parallel arrays); ``calendar`` and
-  ``calendar_horizon``: the operator's calendar file;
+  ``{"type": "clearinghouseState", "user"}`` (0 without ``user_address``, said once);
+- macro ``eur_usd_rate``: the ECB's euro reference rates (``eurofxref-daily.xml``),
+  dated by their day at 16:00 CET and kept until the next working day's publication
+  is due; ``calendar`` and ``calendar_horizon``: the operator's calendar file;
 - sentiment ``fear_greed``: ``https://api.alternative.me/fng/?limit=1``.
+
+Each source's address is overridable by its service's ``url`` (tests use 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import httpx
 import yaml
@@ -29,9 +33,12 @@ from bite.clock import Clock, iso_z
 from bite.core.types import MacroEvent
 
 HYPERLIQUID = "https://api.hyperliquid.xyz/info"
-ECB = "https://data-api.ecb.europa.eu/service/data/EXR/D.USD.EUR.SP00.A"
+ECB = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+ECB_NS = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
+ECB_MAX_BYTES = 64 * 1024
 FEAR_GREED = "https://api.alternative.me/fng/"
 RANK = {"low": 0, "medium": 1, "high": 2}
+log = logging.getLogger("bite.public_sources")
 
 
 class SourceError(Exception):
@@ -67,16 +74,39 @@ def read_calendar(path: Path) -> list[MacroEvent]:
     return sorted(events, key=lambda e: e.time)
 
 
-def ecb_rate(body: Any) -> tuple[float, str]:
-    """(USD per EUR, YYYY-MM-DD) of the last observation of an SDMX-JSON answer."""
+def ecb_rate(body: bytes) -> tuple[float, date]:
+    """(USD per EUR, the rates' day) from ``eurofxref-daily.xml``."""
+    if len(body) > ECB_MAX_BYTES or b"<!DOCTYPE" in body or b"<!ENTITY" in body:
+        # the daily file is ~2 KB without a DTD: anything else is not it (and no entity
+        # expansion ever reaches the parser)
+        raise SourceError("ECB answer is not the reference-rates file")
     try:
-        series = body["dataSets"][0]["series"]
-        observations = next(iter(series.values()))["observations"]
-        dates = body["structure"]["dimensions"]["observation"][0]["values"]
-        last = max(observations, key=int)
-        return float(observations[last][0]), str(dates[int(last)]["id"])
-    except (KeyError, IndexError, TypeError, ValueError, StopIteration):
-        raise SourceError("ECB answer is not SDMX-JSON with one series") from None
+        root = ElementTree.fromstring(body)  # noqa: S314 (no DTD, bounded size: see above)
+    except ElementTree.ParseError:
+        raise SourceError("ECB answer is not XML") from None
+    for day in root.iter(f"{ECB_NS}Cube"):
+        if "time" not in day.attrib:
+            continue
+        for rate in day:
+            if rate.get("currency") == "USD":
+                try:
+                    return float(rate.attrib["rate"]), date.fromisoformat(day.attrib["time"])
+                except (KeyError, ValueError):
+                    break
+    raise SourceError("ECB answer has no dated USD rate")
+
+
+def ecb_published(day: date) -> datetime:
+    """When the rates of ``day`` are dated: 16:00 CET (15:00 UTC)."""
+    return datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
+
+
+def ecb_next_due(day: date) -> datetime:
+    """The next working day's publication after the rates of ``day``."""
+    following = day + timedelta(days=1)
+    while following.weekday() >= 5:
+        following += timedelta(days=1)
+    return ecb_published(following)
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -103,6 +133,8 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
         self.fear_greed_url = fear_greed_url
         self.user_address = user_address
         self.calendar_file = calendar_file
+        self._ecb: tuple[float, date] | None = None
+        self._no_address_said = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Route ``/{service}/tools/{tool}`` and ``/{service}/health``."""
@@ -133,7 +165,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
         elif service == "macro":
             if self.calendar_file is not None:
                 read_calendar(self.calendar_file)
-            await self._get(self.ecb_url, {"lastNObservations": 1, "format": "jsondata"})
+            await self._ecb_rate()
         elif service == "sentiment":
             await self._get(self.fear_greed_url, {"limit": 1})
 
@@ -144,6 +176,14 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise SourceError(f"{url} did not answer JSON") from None
+
+    async def _ecb_rate(self) -> tuple[float, date]:
+        """The day's reference rate, fetched again only once the next one may be out."""
+        if self._ecb is None or self.clock.now() >= ecb_next_due(self._ecb[1]):
+            response = await self.client.get(self.ecb_url, timeout=10)
+            response.raise_for_status()
+            self._ecb = ecb_rate(response.content)
+        return self._ecb
 
     async def _post_info(self, body: dict[str, Any]) -> Any:
         response = await self.client.post(self.hyperliquid_url, json=body, timeout=10)
@@ -173,6 +213,9 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
 
     async def _hyperliquid_account_value(self, args: dict[str, Any]) -> Any:
         if not self.user_address:
+            if not self._no_address_said:
+                log.info("services.hyperliquid.user_address is not set: account value 0")
+                self._no_address_said = True
             return {"account_value_usd": 0.0}
         state = await self._post_info({"type": "clearinghouseState", "user": self.user_address})
         try:
@@ -181,11 +224,8 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
             raise SourceError("clearinghouseState without marginSummary") from None
 
     async def _macro_eur_usd_rate(self, args: dict[str, Any]) -> Any:
-        rate, day = ecb_rate(
-            await self._get(self.ecb_url, {"lastNObservations": 1, "format": "jsondata"})
-        )
-        published = datetime.fromisoformat(day).replace(hour=15, tzinfo=UTC)  # ~16:00 CET
-        return {"rate": rate, "time": iso_z(published)}
+        rate, day = await self._ecb_rate()
+        return {"rate": rate, "time": iso_z(ecb_published(day))}
 
     def _events(self) -> list[MacroEvent]:
         if self.calendar_file is None:

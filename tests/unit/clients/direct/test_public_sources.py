@@ -25,18 +25,28 @@ ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
 R = TypeVar("R")
 
-# the ECB Data API's SDMX-JSON shape (jsondata): values keyed by position, dates in a
-# parallel array under structure.dimensions.observation (a constructed answer)
-ECB_BODY = {
-    "dataSets": [{"series": {"0:0:0:0:0": {"observations": {"0": [1.0412], "1": [1.0448]}}}}],
-    "structure": {
-        "dimensions": {
-            "observation": [
-                {"id": "TIME_PERIOD", "values": [{"id": "2026-11-20"}, {"id": "2026-11-23"}]}
-            ]
-        }
-    },
-}
+# the shape of the ECB's eurofxref-daily.xml (a constructed answer: namespaces, the
+# dated Cube, one Cube per currency, as the ECB publishes it)
+ECB_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
+<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01"
+    xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
+  <gesmes:subject>Reference rates</gesmes:subject>
+  <gesmes:Sender><gesmes:name>European Central Bank</gesmes:name></gesmes:Sender>
+  <Cube>
+    <Cube time='DAY'>
+      <Cube currency='JPY' rate='162.50'/>
+      <Cube currency='USD' rate='1.0448'/>
+      <Cube currency='GBP' rate='0.83110'/>
+    </Cube>
+  </Cube>
+</gesmes:Envelope>
+"""
+
+
+def ecb_xml(day: str = "2026-11-23") -> bytes:
+    return ECB_XML.replace(b"DAY", day.encode())
+
+
 # alternative.me's /fng/ shape (a constructed answer)
 FNG_BODY = {
     "name": "Fear and Greed Index",
@@ -97,15 +107,108 @@ def test_account_value_reads_the_clearinghouse_state(httpx_mock: HTTPXMock, tmp_
     assert json.loads(httpx_mock.get_requests()[0].content)["user"] == "0xabc"
 
 
-def test_eur_usd_is_the_ecbs_last_observation(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
-    httpx_mock.add_response(url=f"{ECB}?lastNObservations=1&format=jsondata", json=ECB_BODY)
+def test_eur_usd_is_the_ecbs_usd_reference_rate(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=ECB, content=ecb_xml())
 
     async def body(c: Clients) -> Any:
         return await c.macro.eur_usd()
 
     rate = run(cfg(tmp_path), tmp_path, body)
     assert rate.rate == Decimal("1.0448")
-    assert rate.time == datetime(2026, 11, 23, 15, tzinfo=UTC)
+    assert rate.time == datetime(2026, 11, 23, 15, tzinfo=UTC)  # dated 16:00 CET
+
+
+def test_the_ecb_rate_is_kept_until_the_next_publication_is_due(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    # Friday's rate, read on Saturday, Sunday and Monday morning: one fetch; Monday
+    # at 16:00 CET the next one may be out and the rate is fetched again
+    httpx_mock.add_response(url=ECB, content=ecb_xml("2026-11-20"))
+    httpx_mock.add_response(url=ECB, content=ecb_xml("2026-11-23"))
+    clock = VirtualClock(datetime(2026, 11, 21, 9, tzinfo=UTC))
+
+    async def main() -> list[datetime]:
+        clients = open_clients(
+            cfg(tmp_path), clock, tmp_path, config_dir=ROOT, environ={}, notify=False
+        )
+        seen = []
+        try:
+            for moment in ("2026-11-21T09:00", "2026-11-22T20:00", "2026-11-23T14:59"):
+                clock.advance_to(datetime.fromisoformat(moment).replace(tzinfo=UTC))
+                seen.append((await clients.macro.eur_usd()).time)
+            clock.advance_to(datetime(2026, 11, 23, 15, 0, tzinfo=UTC))
+            seen.append((await clients.macro.eur_usd()).time)
+        finally:
+            await clients.aclose()
+        return seen
+
+    seen = asyncio.run(main())
+    assert seen[:3] == [datetime(2026, 11, 20, 15, tzinfo=UTC)] * 3
+    assert seen[3] == datetime(2026, 11, 23, 15, tzinfo=UTC)
+    assert len(httpx_mock.get_requests()) == 2
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"<html>maintenance</html>",
+        b"not xml at all",
+        ecb_xml().replace(b"USD", b"CHF"),
+        b'<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaa">]><l>&a;</l>',
+        ecb_xml() + b"<!--" + b"x" * 70_000 + b"-->",
+    ],
+)
+def test_an_ecb_answer_without_a_dated_usd_rate_is_a_protocol_error(
+    httpx_mock: HTTPXMock, tmp_path: Path, answer: bytes
+) -> None:
+    httpx_mock.add_response(url=ECB, content=answer)
+
+    async def body(c: Clients) -> Any:
+        return await c.macro.eur_usd()
+
+    with pytest.raises(McpProtocolError):
+        run(cfg(tmp_path), tmp_path, body)
+
+
+def test_each_public_source_is_reached_at_its_services_url(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    base = cfg(tmp_path).model_dump()
+    base["services"]["hyperliquid"]["url"] = "http://127.0.0.1:9/info"
+    base["services"]["macro"]["url"] = "http://127.0.0.1:9/ecb.xml"
+    base["services"]["sentiment"]["url"] = "http://127.0.0.1:9/fng/"
+    config = StrategyConfig.model_validate(base)
+    httpx_mock.add_response(
+        url="http://127.0.0.1:9/info", json={"marginSummary": {"accountValue": "1"}}
+    )
+    httpx_mock.add_response(url="http://127.0.0.1:9/ecb.xml", content=ecb_xml())
+    httpx_mock.add_response(url="http://127.0.0.1:9/fng/?limit=1", json=FNG_BODY)
+
+    async def body(c: Clients) -> Any:
+        return (
+            await c.hyperliquid.account_value(),
+            (await c.macro.eur_usd()).rate,
+            (await c.sentiment.fear_greed()).value,
+        )
+
+    assert run(config, tmp_path, body) == (Decimal("1"), Decimal("1.0448"), 38)
+
+
+def test_without_an_address_the_account_value_is_zero_said_once(
+    httpx_mock: HTTPXMock, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    base = cfg(tmp_path).model_dump()
+    base["services"]["hyperliquid"]["user_address"] = None
+    config = StrategyConfig.model_validate(base)
+
+    async def body(c: Clients) -> Any:
+        return [await c.hyperliquid.account_value() for _ in range(3)]
+
+    with caplog.at_level("INFO", logger="bite.public_sources"):
+        assert run(config, tmp_path, body) == [Decimal(0)] * 3
+    said = [r for r in caplog.records if "user_address" in r.getMessage()]
+    assert len(said) == 1
+    assert httpx_mock.get_requests() == []  # nothing asked of Hyperliquid
 
 
 def test_fear_greed_comes_from_alternative_me(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
