@@ -221,6 +221,7 @@ def open_clients(
             hyperliquid_url=cfg.services.hyperliquid.url or HYPERLIQUID,
             ecb_url=cfg.services.macro.url or ECB,
             fear_greed_url=cfg.services.sentiment.url or FEAR_GREED,
+            deribit_public_url=cfg.services.deribit.public_url or MAINNET,
             user_address=cfg.services.hyperliquid.user_address,
             calendar_file=(config_dir or Path.cwd()) / calendar if calendar else None,
         )

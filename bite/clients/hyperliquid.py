@@ -23,6 +23,7 @@ class Funding:
     hourly: float
     mark_px: Decimal
     time: datetime
+    open_interest: Decimal = Decimal(0)
 
     @property
     def annual_pct(self) -> float:
@@ -38,6 +39,7 @@ def funding_from_json(result: Any) -> Funding:
         hourly=float(to_decimal(result.get("funding_hourly"), "funding", "funding_hourly")),
         mark_px=to_decimal(result.get("mark_px", 0), "funding", "mark_px"),
         time=ms_to_time(result.get("time"), "funding", "time"),
+        open_interest=to_decimal(result.get("open_interest", 0), "funding", "open_interest"),
     )
 
 
@@ -54,6 +56,7 @@ def funding_from_meta_and_ctxs(result: Any, coin: str, time: datetime) -> Fundin
         hourly=float(to_decimal(ctx.get("funding"), "funding", "funding")),
         mark_px=to_decimal(ctx.get("markPx"), "funding", "markPx"),
         time=time,
+        open_interest=to_decimal(ctx.get("openInterest", 0), "funding", "openInterest"),
     )
 
 

@@ -10,6 +10,7 @@ clients and the jobs stay unchanged:
 - macro ``eur_usd_rate``: the ECB's euro reference rates (``eurofxref-daily.xml``),
   dated by their day at 16:00 CET and kept until the next working day's publication
   is due; ``calendar`` and ``calendar_horizon``: the operator's calendar file;
+- macro ``asset_price``: the Deribit index (``public/get_index_price``, ``eth_usd``);
 - sentiment ``fear_greed``: ``https://api.alternative.me/fng/?limit=1``.
 
 Each source's address is overridable by its service's ``url`` (tests use 127.0.0.1).
@@ -28,6 +29,7 @@ from xml.etree import ElementTree
 import httpx
 import yaml
 
+from bite.clients.direct.deribit_rpc import MAINNET
 from bite.clients.hyperliquid import funding_from_meta_and_ctxs
 from bite.clock import Clock, iso_z
 from bite.core.types import MacroEvent
@@ -123,6 +125,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
         hyperliquid_url: str = HYPERLIQUID,
         ecb_url: str = ECB,
         fear_greed_url: str = FEAR_GREED,
+        deribit_public_url: str = MAINNET,
         user_address: str | None = None,
         calendar_file: Path | None = None,
     ) -> None:
@@ -131,6 +134,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
         self.hyperliquid_url = hyperliquid_url
         self.ecb_url = ecb_url
         self.fear_greed_url = fear_greed_url
+        self.deribit_public_url = deribit_public_url.rstrip("/")
         self.user_address = user_address
         self.calendar_file = calendar_file
         self._ecb: tuple[float, date] | None = None
@@ -207,7 +211,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
             "coin": args.get("coin", "ETH"),
             "funding_hourly": funding.hourly,
             "mark_px": float(funding.mark_px),
-            "open_interest": 0.0,
+            "open_interest": float(funding.open_interest),
             "time": int(now.timestamp() * 1000),
         }
 
@@ -226,6 +230,19 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
     async def _macro_eur_usd_rate(self, args: dict[str, Any]) -> Any:
         rate, day = await self._ecb_rate()
         return {"rate": rate, "time": iso_z(ecb_published(day))}
+
+    async def _macro_asset_price(self, args: dict[str, Any]) -> Any:
+        symbol = str(args.get("symbol", "ETH")).upper()
+        body = await self._get(
+            f"{self.deribit_public_url}/public/get_index_price",
+            {"index_name": f"{symbol.lower()}_usd"},
+        )
+        try:
+            price = float(body["result"]["index_price"])
+            stamp = datetime.fromtimestamp(int(body["usOut"]) / 1_000_000, tz=UTC)
+        except (KeyError, TypeError, ValueError):
+            raise SourceError("deribit index answer without result.index_price") from None
+        return {"symbol": symbol, "price_usd": price, "time": iso_z(stamp)}
 
     def _events(self) -> list[MacroEvent]:
         if self.calendar_file is None:

@@ -92,6 +92,7 @@ def test_funding_comes_from_meta_and_asset_ctxs_by_name(
 
     funding = run(cfg(tmp_path), tmp_path, body)
     assert funding.mark_px == Decimal("3562.5")
+    assert funding.open_interest > 0  # the ETH context's openInterest, not a placeholder
     assert funding.time == NOW.replace(minute=0)
     sent = json.loads(httpx_mock.get_requests()[0].content)
     assert sent == {"type": "metaAndAssetCtxs"}
@@ -209,6 +210,28 @@ def test_without_an_address_the_account_value_is_zero_said_once(
     said = [r for r in caplog.records if "user_address" in r.getMessage()]
     assert len(said) == 1
     assert httpx_mock.get_requests() == []  # nothing asked of Hyperliquid
+
+
+def test_an_asset_price_is_the_deribit_index(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    # the envelope of public/get_index_price (Deribit API v2: result.index_price, usOut in µs)
+    httpx_mock.add_response(
+        url="https://www.deribit.com/api/v2/public/get_index_price?index_name=eth_usd",
+        json={
+            "jsonrpc": "2.0",
+            "result": {"index_price": 2771.43, "estimated_delivery_price": 2771.43},
+            "usIn": 1795602599999000,
+            "usOut": 1795602600000000,
+            "usDiff": 1000,
+            "testnet": False,
+        },
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.macro.asset_price("ETH")
+
+    price, when = run(cfg(tmp_path), tmp_path, body)
+    assert price == Decimal("2771.43")
+    assert when == datetime.fromtimestamp(1795602600, tz=UTC)
 
 
 def test_fear_greed_comes_from_alternative_me(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
