@@ -405,9 +405,40 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         return [await self._convert(r) for r in rows]
 
     async def _tool_trades_by_order(self, args: dict[str, Any]) -> Any:
-        return (
-            await self.rpc.call("private/get_user_trades_by_order", {"order_id": args["order_id"]})
+        """The order's fills. A combo fills per leg: when the legs are not found under the
+        combo order's id, they are matched among the account's trades of the order's
+        lifetime by order id, label, or combo id."""
+        order_id = str(args["order_id"])
+        trades = (
+            await self.rpc.call("private/get_user_trades_by_order", {"order_id": order_id})
         ).result
+        if trades:
+            return trades
+        order = (await self.rpc.call("private/get_order_state", {"order_id": order_id})).result
+        if not order.get("filled_amount"):
+            return []
+        start = int(order.get("creation_timestamp", 0))
+        end = int(order.get("last_update_timestamp", start)) + 1000  # a second's slack
+        window = (
+            await self.rpc.call(
+                "private/get_user_trades_by_currency_and_time",
+                {
+                    "currency": "ETH",
+                    "start_timestamp": start,
+                    "end_timestamp": end,
+                    "count": 1000,
+                    "sorting": "asc",
+                },
+            )
+        ).result
+        label, combo = order.get("label"), order.get("instrument_name")
+        return [
+            t
+            for t in window.get("trades", [])
+            if t.get("order_id") == order_id
+            or (label and t.get("label") == label)
+            or (combo and t.get("combo_id") == combo)
+        ]
 
 
 def _plain(value: Any) -> Any:

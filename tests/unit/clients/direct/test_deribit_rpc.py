@@ -365,6 +365,69 @@ def test_a_combo_refused_twice_is_unavailable_and_no_order_is_sent(
     assert not any(u.endswith(("/private/buy", "/private/sell")) for u in urls)
 
 
+def leg_trade(trade_id: str, instrument: str, direction: str, **extra: Any) -> dict[str, Any]:
+    # the trade fields of Deribit API v2 (reference: trade_id, order_id, instrument_name,
+    # direction, amount, price, fee, fee_currency, label, combo_id, timestamp)
+    return {
+        "trade_id": trade_id,
+        "order_id": extra.pop("order_id", "LEG-" + trade_id),
+        "instrument_name": instrument,
+        "direction": direction,
+        "amount": 3.0,
+        "price": 0.0215 if instrument == SHORT else 0.013,
+        "fee": 0.0009,
+        "fee_currency": "ETH",
+        "timestamp": 1763777714000,
+        **extra,
+    }
+
+
+def test_combo_fills_are_matched_by_combo_id_when_the_order_id_finds_none(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(url=f"{TEST}/private/get_user_trades_by_order", json=envelope([]))
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_order_state", json=envelope(combo_order("sell", 0.0085, "filled"))
+    )
+    combo = "ETH-PS-5DEC25-2400_2200"
+    window = [
+        leg_trade("T1", SHORT, "sell", combo_id=combo),
+        leg_trade("T2", LONG, "buy", combo_id=combo),
+        leg_trade("T3", "ETH-5DEC25-3000-C", "sell", combo_id="ETH-CS-5DEC25-3000_3200"),
+        leg_trade("T4", LONG, "buy", label="bite-p1"),  # by label
+        leg_trade("T5", SHORT, "sell", order_id="ETH-1"),  # by order id
+    ]
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_user_trades_by_currency_and_time",
+        json=envelope({"trades": window, "has_more": False}),
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.trades_by_order("ETH-1")
+
+    trades = run(cfg(), body, tmp_path)
+    assert [t.trade_id for t in trades] == ["T1", "T2", "T4", "T5"]
+    asked = json.loads(
+        next(r for r in httpx_mock.get_requests() if "and_time" in str(r.url)).content
+    )["params"]
+    assert (asked["start_timestamp"], asked["end_timestamp"]) == (1763777713871, 1763777714871)
+
+
+def test_an_unfilled_order_asks_for_no_trade_window(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(url=f"{TEST}/private/get_user_trades_by_order", json=envelope([]))
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_order_state", json=envelope(combo_order("sell", 0.0085, "open"))
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.trades_by_order("ETH-1")
+
+    assert run(cfg(), body, tmp_path) == []
+    assert not any("and_time" in str(r.url) for r in httpx_mock.get_requests())
+
+
 def test_a_cancel_racing_a_fill_returns_the_filled_order(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
