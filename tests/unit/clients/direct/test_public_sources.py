@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -254,12 +254,37 @@ def test_an_answer_out_of_shape_is_a_protocol_error(httpx_mock: HTTPXMock, tmp_p
         run(cfg(tmp_path), tmp_path, body)
 
 
+def eastern_offset_hours(day: date) -> int:
+    """UTC minus US Eastern time on ``day``: 4 from the second Sunday of March to the
+    first Sunday of November (EDT), else 5 (EST)."""
+    march = date(day.year, 3, 1)
+    dst_start = march + timedelta(days=(6 - march.weekday()) % 7 + 7)
+    november = date(day.year, 11, 1)
+    dst_end = november + timedelta(days=(6 - november.weekday()) % 7)
+    return 4 if dst_start <= day < dst_end else 5
+
+
 def test_the_shipped_calendar_reads_and_reaches_past_next_year() -> None:
     events = read_calendar(ROOT / "docs" / "macro-calendar.yaml")
-    assert len(events) == 17
+    fomc = [e for e in events if e.name == "FOMC rate decision"]
+    cpi = [e for e in events if e.name == "US CPI"]
+    assert (len(fomc), len(cpi), len(events)) == (17, 12, 29)
     assert all(e.impact == "high" and e.time.tzinfo is not None for e in events)
-    assert events[0].time == datetime(2026, 1, 28, 19, tzinfo=UTC)  # 2 p.m. EST
-    assert events[1].time == datetime(2026, 3, 18, 18, tzinfo=UTC)  # 2 p.m. EDT
+    # the statement at 2 p.m. Eastern, CPI at 8:30 a.m. Eastern, each in UTC as on its day
+    for event in fomc:
+        assert (event.time.hour, event.time.minute) == (
+            14 + eastern_offset_hours(event.time.date()),
+            0,
+        )
+    for event in cpi:
+        assert (event.time.hour, event.time.minute) == (
+            8 + eastern_offset_hours(event.time.date()),
+            30,
+        )
+    assert fomc[0].time == datetime(2026, 1, 28, 19, tzinfo=UTC)  # 2 p.m. EST
+    assert fomc[1].time == datetime(2026, 3, 18, 18, tzinfo=UTC)  # 2 p.m. EDT
+    assert cpi[-1].time == datetime(2026, 12, 10, 13, 30, tzinfo=UTC)
+    assert events == sorted(events, key=lambda e: e.time)
     assert events[-1].time > NOW + timedelta(days=365)
 
 
@@ -269,7 +294,10 @@ def test_the_calendar_tools_answer_from_the_file(tmp_path: Path) -> None:
         return events, await c.macro.calendar_horizon()
 
     events, horizon = run(cfg(tmp_path, "docs/macro-calendar.yaml"), tmp_path, body)
-    assert [e.time for e in events] == [datetime(2026, 12, 9, 19, tzinfo=UTC)]
+    assert [(e.name, e.time) for e in events] == [
+        ("FOMC rate decision", datetime(2026, 12, 9, 19, tzinfo=UTC)),
+        ("US CPI", datetime(2026, 12, 10, 13, 30, tzinfo=UTC)),
+    ]
     assert horizon == datetime(2028, 1, 26, 19, tzinfo=UTC)
 
 
