@@ -148,10 +148,11 @@ def listings(
                 )
         if known is not None:
             grid |= known.get(expiry, set())
+        code = expiry_code(expiry)
         for strike in sorted(grid):
             for option_type in OPTION_TYPES:
                 letter = "C" if option_type == "call" else "P"
-                name = f"ETH-{expiry_code(expiry)}-{strike}-{letter}"
+                name = f"ETH-{code}-{strike}-{letter}"
                 out.append(Listing(name, strike, option_type, expiry, kind))
     return out
 

@@ -23,6 +23,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +68,7 @@ class MarketSource(Protocol):
         ...
 
 
+@lru_cache(maxsize=1 << 16)  # a chain is quoted many times within its hour
 def unit(seed: int, *keys: object) -> float:
     """A deterministic number in [0, 1) from the seed and keys (same in every process)."""
     text = "|".join(str(k) for k in (seed, *keys)).encode()
