@@ -104,7 +104,14 @@ def open_state(data_dir: Path) -> StateContext:
 FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
 CRASH_ENV = "CERBERO_BITE_CRASH_AT"
 PAPER_BASE = "http://paper.invalid"
-DIRECT_BASE = "http://direct.invalid"
+
+
+def direct_base(name: str) -> str:
+    """The in-process address of one service's direct connector. A host of its own:
+    httpx matches a mount by scheme, host and port, never by path."""
+    return f"http://{name}.direct.invalid"
+
+
 SERVICE_NAMES = ("deribit", "hyperliquid", "macro", "sentiment")
 
 
@@ -128,7 +135,7 @@ def endpoints(cfg: StrategyConfig, environ: Mapping[str, str] | None = None) -> 
         service = getattr(cfg.services, name)
         url = service.url
         if cfg.execution.environment != "paper" and service.transport == "direct":
-            url = f"{DIRECT_BASE}/{name}"
+            url = f"{direct_base(name)}/{name}"
         if url is None:
             if cfg.execution.environment != "paper":
                 raise ConfigError(
@@ -205,7 +212,7 @@ def open_clients(
     if cfg.execution.environment != "paper" and cfg.services.deribit.transport == "direct":
         inner = httpx.AsyncClient(transport=transport)
         extra_clients.append(inner)
-        mounts[f"{DIRECT_BASE}/deribit"] = deribit_direct(cfg, inner, env)
+        mounts[direct_base("deribit")] = deribit_direct(cfg, inner, env)
     public_direct = [
         name
         for name in ("hyperliquid", "macro", "sentiment")
@@ -226,7 +233,7 @@ def open_clients(
             calendar_file=(config_dir or Path.cwd()) / calendar if calendar else None,
         )
         for name in public_direct:
-            mounts[f"{DIRECT_BASE}/{name}"] = sources
+            mounts[direct_base(name)] = sources
     client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
     sleep = run_sleep(clock)
     http = McpHttp(

@@ -28,6 +28,14 @@ def iso_to_time(value: Any, tool: str, name: str, service: str = SERVICE) -> dat
 
 
 @dataclass(frozen=True)
+class CalendarHorizon:
+    """How far the operator's calendar file reaches: its last event, and each name's."""
+
+    last_event: datetime | None
+    last_by_name: dict[str, datetime]
+
+
+@dataclass(frozen=True)
 class Rate:
     """USD per EUR, and when it was published."""
 
@@ -97,11 +105,22 @@ class MacroClient:
             iso_to_time(r.get("time"), "asset_price", "time"),
         )
 
-    async def calendar_horizon(self) -> datetime | None:
-        """The last event of the operator's calendar file (direct transport); None elsewhere."""
+    async def calendar_horizon(self) -> CalendarHorizon:
+        """How far the operator's calendar file reaches (direct transport); empty elsewhere."""
         try:
             r = await self.http.call(SERVICE, "calendar_horizon", {})
         except McpProtocolError:
-            return None
-        last = r.get("last_event") if isinstance(r, Mapping) else None
-        return None if last is None else iso_to_time(last, "calendar_horizon", "last_event")
+            return CalendarHorizon(None, {})
+        if not isinstance(r, Mapping):
+            raise McpProtocolError(SERVICE, "calendar_horizon", "answer is not an object")
+        last = r.get("last_event")
+        by_name = r.get("last_by_name") or {}
+        if not isinstance(by_name, Mapping):
+            raise McpProtocolError(SERVICE, "calendar_horizon", "last_by_name is not an object")
+        return CalendarHorizon(
+            None if last is None else iso_to_time(last, "calendar_horizon", "last_event"),
+            {
+                str(name): iso_to_time(when, "calendar_horizon", "last_by_name")
+                for name, when in by_name.items()
+            },
+        )

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from bite.clients._exceptions import McpDataAnomalyError, McpError
+from bite.clock import iso_z
 from bite.core.bias import assess_bias
 from bite.core.combo_builder import build_proposal, entry_ladder, ladder_bounds, required_credit
 from bite.core.entry_validator import macro_hold, validate_entry, validate_proposal
@@ -75,12 +76,24 @@ def new_proposal_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-async def _calendar_horizon(run: Run) -> datetime | None:
+async def _calendar_horizon(run: Run) -> datetime:
+    """The calendar file's reach; an alert for each kind of event that ends too soon."""
+    now = run.clock.now()
     try:
         horizon = await run.clients.macro.calendar_horizon()
     except McpError:
-        return run.clock.now()  # unreadable: stale, fail closed
-    return horizon or run.clock.now()
+        return now  # unreadable: stale, fail closed
+    needed = now + timedelta(days=run.cfg.entry.calendar_min_horizon_days)
+    for name, last in sorted(horizon.last_by_name.items()):
+        if last < needed and (horizon.last_event or now) >= needed:
+            await run.alerts.emit(
+                "MEDIUM",
+                "macro",
+                f"calendar_gap:{name}",
+                f"the macro calendar's last {name!r} is {iso_z(last)}: add the next ones "
+                f"to {run.cfg.services.macro.calendar_file} (the entry gate cannot see them)",
+            )
+    return horizon.last_event or now
 
 
 def _kelly(run: Run) -> KellyEstimate:
@@ -151,6 +164,15 @@ async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryO
         }
     )
     reasons = list(decision.reasons)
+    if "calendar_stale" in reasons:
+        await run.alerts.emit(
+            "MEDIUM",
+            "macro",
+            "calendar_stale",
+            "no macro calendar, or no event in it more than "
+            f"{cfg.entry.calendar_min_horizon_days:g} days ahead: entries refused until "
+            "it is brought up to date",
+        )
     if bias.bias is None:
         reasons.append("no_bias")
     if reasons:

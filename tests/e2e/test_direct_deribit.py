@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.deribit_server import FakeDeribit, deribit_server
 from tests.integration.cli_support import bite
 from tests.integration.test_paper_http import paper_server
+from tests.unit.clients.direct.test_public_sources import ECB_XML
 
 SCRIPT = """points:
   - {time: '2020-01-01T00:00:00Z', spot: 2758, dvol: 62, fear_greed: 50}
@@ -101,3 +108,84 @@ def test_a_trading_endpoint_in_another_environment_stops_before_anything_private
         bite("kill-switch", "status", "--json", "--data-dir", str(tmp_path / "data")).stdout
     )
     assert (status["armed"], status["reasons"]) == (True, ["environment_mismatch"])
+
+
+@contextmanager
+def static_server(body: bytes) -> Iterator[str]:
+    """Serve ``body`` to every GET on a free port of 127.0.0.1; yield its URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/eurofxref-daily.xml"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
+    tmp_path: Path,
+) -> None:
+    def event(name: str, days: int) -> str:
+        when = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"  - {{name: {name}, time: '{when}', impact: high, country: US}}\n"
+
+    trade = FakeDeribit(datetime.now(UTC))
+    results = {}
+    rates = ECB_XML.replace(b"DAY", datetime.now(UTC).date().isoformat().encode())
+    with (
+        paper_server(tmp_path) as port,
+        deribit_server(trade) as url,
+        static_server(rates) as ecb_url,
+    ):
+        for case, events in {
+            "gap": event("US CPI", 10) + event("FOMC", 60),  # CPI ends within 30 days
+            "stale": event("US CPI", 10) + event("FOMC", 20),  # nothing beyond 30 days
+        }.items():
+            work = tmp_path / case
+            work.mkdir()
+            (work / "calendar.yaml").write_text("events:\n" + events, encoding="utf-8")
+            path = config(work, url, url, port)
+            text = path.read_text(encoding="utf-8").replace(
+                f"  macro:\n    url: http://127.0.0.1:{port}/macro",
+                f"  macro:\n    transport: direct\n    url: {ecb_url}\n"
+                f"    calendar_file: {work / 'calendar.yaml'}",
+            )
+            path.write_text(text, encoding="utf-8")
+            data = ["--config", str(path), "--data-dir", str(work / "data")]
+            assert bite("config", "approve", "--yes", *data).returncode == 0
+            # armed: the cycle reads every input and decides, but sends nothing
+            arm = bite("kill-switch", "arm", "--reason", "test", "--no-exits", *data[2:])
+            assert arm.returncode == 0, arm.stderr
+            done = bite(
+                "entry-run",
+                "--json",
+                *data,
+                env={
+                    "CERBERO_BITE_DERIBIT_CLIENT_ID": "id",
+                    "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s",
+                },
+            )
+            assert done.returncode == 0, done.stderr
+            with sqlite3.connect(work / "data" / "state.sqlite") as db:
+                alerts = db.execute("SELECT severity, key FROM alerts").fetchall()
+            results[case] = (json.loads(done.stdout)["reasons"], alerts)
+    reasons, alerts = results["gap"]
+    assert ("MEDIUM", "calendar_gap:US CPI") in alerts
+    assert "calendar_stale" not in reasons
+    reasons, alerts = results["stale"]
+    assert ("MEDIUM", "calendar_stale") in alerts
+    assert "calendar_stale" in reasons
+    assert "kill_switch_armed" in reasons
+    assert not [c for c in trade.calls if c.startswith("private/") and "get_" not in c]

@@ -149,6 +149,23 @@ def test_the_ecb_rate_is_kept_until_the_next_publication_is_due(
     assert len(httpx_mock.get_requests()) == 2
 
 
+def test_every_direct_service_reaches_its_own_connector(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    # Deribit and the public sources both direct: each call must reach its own
+    # connector (httpx matches mounts by host, so each connector has a host of its own)
+    base = cfg(tmp_path).model_dump()
+    base["services"]["deribit"] = {"transport": "direct"}
+    config = StrategyConfig.model_validate(base)
+    httpx_mock.add_response(url=ECB, content=ecb_xml())
+    httpx_mock.add_response(url=f"{FEAR_GREED}?limit=1", json=FNG_BODY)
+
+    async def body(c: Clients) -> Any:
+        return (await c.macro.eur_usd()).rate, (await c.sentiment.fear_greed()).value
+
+    assert run(config, tmp_path, body) == (Decimal("1.0448"), 38)
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -298,7 +315,11 @@ def test_the_calendar_tools_answer_from_the_file(tmp_path: Path) -> None:
         ("FOMC rate decision", datetime(2026, 12, 9, 19, tzinfo=UTC)),
         ("US CPI", datetime(2026, 12, 10, 13, 30, tzinfo=UTC)),
     ]
-    assert horizon == datetime(2028, 1, 26, 19, tzinfo=UTC)
+    assert horizon.last_event == datetime(2028, 1, 26, 19, tzinfo=UTC)
+    assert horizon.last_by_name == {
+        "US CPI": datetime(2026, 12, 10, 13, 30, tzinfo=UTC),
+        "FOMC rate decision": datetime(2028, 1, 26, 19, tzinfo=UTC),
+    }
 
 
 def test_a_calendar_ending_within_30_days_is_stale() -> None:
