@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +15,7 @@ from typing import Any
 from tests.e2e.deribit_server import FakeDeribit, deribit_server
 from tests.integration.cli_support import bite
 from tests.integration.test_paper_http import paper_server
+from tests.support import FIXTURES
 from tests.unit.clients.direct.test_public_sources import ECB_XML
 
 SCRIPT = """points:
@@ -111,27 +112,101 @@ def test_a_trading_endpoint_in_another_environment_stops_before_anything_private
 
 
 @contextmanager
-def static_server(body: bytes) -> Iterator[str]:
-    """Serve ``body`` to every GET on a free port of 127.0.0.1; yield its URL."""
+def local_server(answer: Callable[[str, bytes], bytes]) -> Iterator[str]:
+    """Serve ``answer(path, body)`` to every GET and POST on 127.0.0.1; yield the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-        def do_GET(self) -> None:
+        def _reply(self, body: bytes) -> None:
+            data = answer(self.path, body)
             self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            self._reply(b"")
+
+        def do_POST(self) -> None:
+            self._reply(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/eurofxref-daily.xml"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+def todays_rates(path: str, body: bytes) -> bytes:
+    return ECB_XML.replace(b"DAY", datetime.now(UTC).date().isoformat().encode())
+
+
+def test_every_service_direct_as_the_runbook_sets_it_up(tmp_path: Path) -> None:
+    # the runbook's testnet setup: Deribit, Hyperliquid, the ECB, Fear & Greed and the
+    # calendar file, each at a local stand-in for its public source
+    real = json.loads(
+        (FIXTURES / "hyperliquid/metaAndAssetCtxs_testnet_2024-12-21.json").read_text()
+    )
+    eth = [a["name"] for a in real[0]["universe"]].index("ETH")
+    real[1][eth]["funding"] = "0.0000125"  # testnet's 0.035 %/h would refuse the entry
+    ctxs, meta = json.dumps(real).encode(), json.dumps(real[0]).encode()
+    asked: list[str] = []
+
+    def hyperliquid(path: str, body: bytes) -> bytes:
+        kind = json.loads(body)["type"]
+        asked.append(kind)
+        return ctxs if kind == "metaAndAssetCtxs" else meta
+
+    def fear_greed(path: str, body: bytes) -> bytes:
+        stamp = str(int(datetime.now(UTC).timestamp()))
+        return json.dumps(
+            {"data": [{"value": "38", "value_classification": "Fear", "timestamp": stamp}]}
+        ).encode()
+
+    soon = (datetime.now(UTC) + timedelta(days=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "calendar.yaml").write_text(
+        f"events:\n  - {{name: FOMC, time: '{soon}', impact: high, country: US}}\n",
+        encoding="utf-8",
+    )
+    trade = FakeDeribit(datetime.now(UTC))
+    with (
+        deribit_server(trade) as url,
+        local_server(hyperliquid) as hl,
+        local_server(todays_rates) as ecb,
+        local_server(fear_greed) as fng,
+    ):
+        path = tmp_path / "strategy.yaml"
+        path.write_text(
+            "execution:\n  environment: testnet\n  retry_waits_s: [0]\nservices:\n"
+            f"  deribit:\n    transport: direct\n    url: {url}\n    public_url: {url}\n"
+            f"  hyperliquid:\n    transport: direct\n    url: {hl}/info\n"
+            f"  macro:\n    transport: direct\n    url: {ecb}/eurofxref-daily.xml\n"
+            f"    calendar_file: {tmp_path / 'calendar.yaml'}\n"
+            f"  sentiment:\n    transport: direct\n    url: {fng}/fng/\n",
+            encoding="utf-8",
+        )
+        env = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
+        data = ["--config", str(path), "--data-dir", str(tmp_path / "data")]
+        ping = bite("ping", "--json", *data, env=env)
+        done = bite("entry-run", "--dry-run", "--json", *data, env=env)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    services = json.loads(ping.stdout)["services"]
+    assert all(s["reachable"] for s in services), services
+    assert {s["service"]: s["transport"] for s in services} == dict.fromkeys(
+        ("deribit", "hyperliquid", "macro", "sentiment"), "direct"
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "unavailable" not in out["numbers"], out["numbers"]
+    assert out["numbers"]["fear_greed"] == 38
+    assert out["status"] == "would_enter", (out["reasons"], out["numbers"])
+    assert out["proposal"]["spread_type"] == "bull_put"
+    assert "metaAndAssetCtxs" in asked
 
 
 def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
@@ -143,11 +218,10 @@ def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
 
     trade = FakeDeribit(datetime.now(UTC))
     results = {}
-    rates = ECB_XML.replace(b"DAY", datetime.now(UTC).date().isoformat().encode())
     with (
         paper_server(tmp_path) as port,
         deribit_server(trade) as url,
-        static_server(rates) as ecb_url,
+        local_server(todays_rates) as ecb,
     ):
         for case, events in {
             "gap": event("US CPI", 10) + event("FOMC", 60),  # CPI ends within 30 days
@@ -159,7 +233,7 @@ def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
             path = config(work, url, url, port)
             text = path.read_text(encoding="utf-8").replace(
                 f"  macro:\n    url: http://127.0.0.1:{port}/macro",
-                f"  macro:\n    transport: direct\n    url: {ecb_url}\n"
+                f"  macro:\n    transport: direct\n    url: {ecb}/eurofxref-daily.xml\n"
                 f"    calendar_file: {work / 'calendar.yaml'}",
             )
             path.write_text(text, encoding="utf-8")
