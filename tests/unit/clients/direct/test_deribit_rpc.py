@@ -428,6 +428,70 @@ def test_an_unfilled_order_asks_for_no_trade_window(httpx_mock: HTTPXMock, tmp_p
     assert not any("and_time" in str(r.url) for r in httpx_mock.get_requests())
 
 
+@pytest.mark.parametrize(
+    ("short_sign", "label", "direction", "deribit_price", "our_side"),
+    [
+        (-1, "bite-p1", "buy", -0.0080, "sell"),  # entry, the combo our way
+        (1, "bite-p1", "sell", 0.0080, "sell"),  # entry, the combo the other way
+        (-1, "bite-p1-x1", "sell", -0.0080, "buy"),  # exit, the combo our way
+        (1, "bite-p1-x1", "buy", 0.0080, "buy"),  # exit, the combo the other way
+    ],
+)
+def test_an_edit_takes_its_sign_from_the_orders_combo(
+    httpx_mock: HTTPXMock,
+    tmp_path: Path,
+    short_sign: int,
+    label: str,
+    direction: str,
+    deribit_price: float,
+    our_side: str,
+) -> None:
+    def order(price: float) -> dict[str, Any]:
+        return {**combo_order(direction, price), "label": label}
+
+    auth(httpx_mock)
+    combo = "ETH-PS-5DEC25-2400_2200"
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_order_state",
+        json=envelope(order(deribit_price / 0.0080 * 0.0085)),
+    )
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_combo_details",
+        json=envelope(
+            {
+                "id": combo,
+                "legs": [
+                    {"instrument_name": SHORT, "amount": short_sign},
+                    {"instrument_name": LONG, "amount": -short_sign},
+                ],
+            },
+            testnet=False,
+        ),
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/edit",
+        json=envelope({"order": order(deribit_price), "trades": []}),
+    )
+
+    async def body(c: Clients) -> Any:
+        edited = await c.deribit.edit_order("ETH-1", Decimal("0.0080"))
+        listed = await c.deribit.orders_by_label(label)
+        return edited, listed
+
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_order_state_by_label",
+        json=envelope([order(deribit_price)]),
+    )
+    edited, listed = run(cfg(), body, tmp_path)
+    sent = json.loads(
+        next(r for r in httpx_mock.get_requests() if "/private/edit" in str(r.url)).content
+    )["params"]
+    assert sent["price"] == pytest.approx(deribit_price)
+    # back in the contract's orientation, whichever way the combo points
+    assert (edited.order.direction, edited.order.price) == (our_side, Decimal("0.008"))
+    assert [(o.direction, o.price) for o in listed] == [(our_side, Decimal("0.008"))]
+
+
 def test_a_cancel_racing_a_fill_returns_the_filled_order(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
