@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,10 @@ class FakeDeribit:
         self.shift = timedelta(days=round((now - SNAPSHOT).total_seconds() / 86400))
         self.rows: dict[str, dict[str, Any]] = {}
         self.calls: list[str] = []
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.trades: list[dict[str, Any]] = []
+        self.positions: dict[str, float] = {}
+        self.combos: dict[str, list[dict[str, Any]]] = {}
         with CHAIN_SNAPSHOT.open(encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 _, code, strike, letter = row["instrument_name"].split("-")
@@ -133,9 +138,103 @@ class FakeDeribit:
                 "min_price": 0.0001,
                 "max_price": 1.0,
             }
-        if method in ("private/get_open_orders_by_currency", "private/get_positions"):
-            return []
+        if method == "private/get_open_orders_by_currency":
+            return [o for o in self.orders.values() if o["order_state"] == "open"]
+        if method == "private/get_positions":
+            return [
+                {
+                    "instrument_name": name,
+                    "size": size,
+                    "kind": "option",
+                    "direction": "sell" if size < 0 else "buy",
+                    "average_price": 0.0,
+                }
+                for name, size in self.positions.items()
+                if size
+            ]
+        return self._trading(method, params)
+
+    # -- a venue that fills every combo order at once -------------------------------
+    # create_combo opens a book in the orientation opposite to the legs first asked and
+    # hands back the existing book afterwards (as Deribit may); leg fills carry the
+    # combo id but neither the combo order's id nor its label, so the connector must
+    # find them by combo id.
+
+    def _trading(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "private/create_combo":
+            names = sorted(t["instrument_name"] for t in params["trades"])
+            combo_id = "ETH-COMBO-" + "_".join(n.split("-")[2] for n in names)
+            if combo_id not in self.combos:  # a new book: the other way round
+                self.combos[combo_id] = [
+                    {
+                        "instrument_name": t["instrument_name"],
+                        "amount": -1 if t["direction"] == "buy" else 1,
+                    }
+                    for t in params["trades"]
+                ]
+            return {"id": combo_id, "state": "active", "legs": self.combos[combo_id]}
+        if method == "public/get_combo_details":
+            return {"id": params["combo_id"], "legs": self.combos[params["combo_id"]]}
+        if method in ("private/buy", "private/sell"):
+            return self._fill(method.split("/")[1], params)
+        if method == "private/get_order_state_by_label":
+            return [o for o in self.orders.values() if o["label"] == params["label"]]
+        if method == "private/get_order_state":
+            return self.orders[params["order_id"]]
+        if method == "private/get_user_trades_by_order":
+            return []  # leg fills are not filed under the combo order
+        if method == "private/get_user_trades_by_currency_and_time":
+            return {"trades": list(self.trades), "has_more": False}
         raise KeyError(method)
+
+    def _fill(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:
+        combo_id, amount = params["instrument_name"], float(params["amount"])
+        price = float(params["price"])
+        order_id = f"ETH-{len(self.orders) + 1}"
+        stamp = int(time.time() * 1000)  # when the order really happened
+        order = {
+            "order_id": order_id,
+            "instrument_name": combo_id,
+            "label": params.get("label", ""),
+            "direction": direction,
+            "amount": amount,
+            "filled_amount": amount,
+            "price": price,
+            "average_price": price,
+            "order_state": "filled",
+            "creation_timestamp": stamp,
+            "last_update_timestamp": stamp,
+        }
+        self.orders[order_id] = order
+        sign = 1 if direction == "buy" else -1
+        legs = self.combos[combo_id]
+        # leg prices whose ratio-weighted sum is the combo price: the first leg at its
+        # mark, the second so that the sum holds
+        first, second = legs
+        first_price = float(self.rows[first["instrument_name"]]["mark_price"])
+        second_price = (price - first["amount"] * first_price) / second["amount"]
+        trades = []
+        for n, (leg, leg_price) in enumerate(((first, first_price), (second, second_price))):
+            size = sign * leg["amount"] * amount
+            self.positions[leg["instrument_name"]] = (
+                self.positions.get(leg["instrument_name"], 0) + size
+            )
+            trades.append(
+                {
+                    "trade_id": f"{order_id}-T{n}",
+                    "order_id": f"{order_id}-LEG{n}",
+                    "instrument_name": leg["instrument_name"],
+                    "direction": "buy" if size > 0 else "sell",
+                    "amount": abs(size),
+                    "price": round(leg_price, 6),
+                    "fee": 0.0003 * abs(size),
+                    "fee_currency": "ETH",
+                    "timestamp": stamp,
+                    "combo_id": combo_id,
+                }
+            )
+        self.trades.extend(trades)
+        return {"order": order, "trades": []}
 
     def _summary(self, r: dict[str, Any]) -> dict[str, Any]:
         def num(text: str) -> float | None:

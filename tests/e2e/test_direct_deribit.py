@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.e2e.deribit_server import FakeDeribit, deribit_server
 from tests.integration.cli_support import bite
 from tests.integration.test_paper_http import paper_server
@@ -263,3 +265,74 @@ def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
     assert "calendar_stale" in reasons
     assert "kill_switch_armed" in reasons
     assert not [c for c in trade.calls if c.startswith("private/") and "get_" not in c]
+
+
+def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
+    tmp_path: Path,
+) -> None:
+    # the venue opens the combo book the other way round and files the leg fills under
+    # the combo id only: the entry, its monitoring and its close must still be booked
+    (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
+    server_cfg = (
+        f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
+    )
+    venue = FakeDeribit(datetime.now(UTC))
+    env = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
+    state = tmp_path / "data" / "state.sqlite"
+
+    def query(sql: str) -> list[tuple[Any, ...]]:
+        with sqlite3.connect(state) as db:
+            return db.execute(sql).fetchall()
+
+    with paper_server(tmp_path, server_cfg) as port, deribit_server(venue) as url:
+        path = config(tmp_path, url, url, port)
+        data = ["--config", str(path), "--data-dir", str(tmp_path / "data")]
+        assert bite("config", "approve", "--yes", *data).returncode == 0
+
+        done = bite("entry-run", "--json", *data, env=env)
+        assert done.returncode == 0, done.stderr
+        out = json.loads(done.stdout)
+        assert out["status"] == "entered", (out["reasons"], out.get("order"))
+        n = out["proposal"]["contracts"]
+        short = out["proposal"]["short"]["instrument_name"]
+        long = out["proposal"]["long"]["instrument_name"]
+        credit = float(out["order"]["average_price"])
+        assert credit == float(out["proposal"]["ladder"][0])  # filled at the first rung
+        [(status, contracts, booked)] = query(
+            "SELECT status, contracts, entry_credit_eth FROM positions"
+        )
+        assert (status, contracts, float(booked)) == ("open", n, credit)
+        fills = query("SELECT instrument_name, direction, amount FROM fills")
+        assert sorted((i, d, float(a)) for i, d, a in fills) == sorted(
+            [(short, "sell", float(n)), (long, "buy", float(n))]
+        )
+        assert venue.positions == {short: -n, long: n}
+
+        # the next monitor run manages it through the same connector
+        monitor = bite("monitor-run", "--json", *data, env=env)
+        assert monitor.returncode == 0, monitor.stderr
+        managed = json.loads(monitor.stdout)
+        assert [(p["position_id"], p["action"]) for p in managed["positions"]] == [
+            (out["proposal"]["proposal_id"], "HOLD")
+        ]
+
+        # the time rule reached at once: the next run closes through the same book
+        (tmp_path / "strategy.local.yaml").write_text(
+            "exit:\n  time_exit_hours: 1000\n", encoding="utf-8"
+        )
+        assert bite("config", "approve", "--yes", *data).returncode == 0
+        close = bite("monitor-run", "--json", *data, env=env)
+    assert close.returncode == 0, close.stderr
+    closed = json.loads(close.stdout)
+    assert (closed["status"], closed["positions"][0]["action"]) == ("closed", "CLOSE_TIME")
+    assert [c for c in venue.calls if c in ("private/buy", "private/sell")] == [
+        "private/sell",  # the book points the other way: the credit spread is sold
+        "private/buy",  # and the same book bought back
+    ]
+    assert not any(venue.positions.values())
+    debit = float(closed["positions"][0]["order"]["average_price"])
+    [(status, pnl, fees)] = query("SELECT status, realized_pnl_eth, fees_eth FROM positions")
+    assert (status, len(query("SELECT * FROM fills"))) == ("closed", 4)
+    assert float(fees) == pytest.approx(4 * 0.0003 * n)
+    assert float(pnl) == pytest.approx(n * (credit - debit) - float(fees), abs=1e-9)
+    assert bite("audit", "verify", "--data-dir", str(tmp_path / "data")).returncode == 0

@@ -432,13 +432,24 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
             )
         ).result
         label, combo = order.get("label"), order.get("instrument_name")
-        return [
-            t
-            for t in window.get("trades", [])
-            if t.get("order_id") == order_id
-            or (label and t.get("label") == label)
-            or (combo and t.get("combo_id") == combo)
-        ]
+        # a leg of this combo order trades in the order's direction times the leg's sign
+        sign = 1 if order.get("direction") == "buy" else -1
+        expected = {
+            name: "buy" if sign * amount > 0 else "sell"
+            for name, amount in (await self._legs(str(combo)) if combo else [])
+        }
+
+        def ours(t: dict[str, Any]) -> bool:
+            if t.get("order_id") == order_id or (label and t.get("label") == label):
+                return True
+            return (
+                bool(combo)
+                and t.get("combo_id") == combo
+                and start <= int(t.get("timestamp", 0)) <= end
+                and expected.get(str(t.get("instrument_name"))) == t.get("direction")
+            )
+
+        return [t for t in window.get("trades", []) if ours(t)]
 
 
 def _plain(value: Any) -> Any:

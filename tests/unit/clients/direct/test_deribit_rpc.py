@@ -397,7 +397,22 @@ def test_combo_fills_are_matched_by_combo_id_when_the_order_id_finds_none(
         leg_trade("T3", "ETH-5DEC25-3000-C", "sell", combo_id="ETH-CS-5DEC25-3000_3200"),
         leg_trade("T4", LONG, "buy", label="bite-p1"),  # by label
         leg_trade("T5", SHORT, "sell", order_id="ETH-1"),  # by order id
+        leg_trade("T6", SHORT, "buy", combo_id=combo),  # this combo, the other direction
+        leg_trade("T7", LONG, "buy", combo_id=combo, timestamp=1763777799000),  # later
     ]
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_combo_details",
+        json=envelope(
+            {
+                "id": combo,
+                "legs": [
+                    {"instrument_name": SHORT, "amount": 1},
+                    {"instrument_name": LONG, "amount": -1},
+                ],
+            },
+            testnet=False,
+        ),
+    )
     httpx_mock.add_response(
         url=f"{TEST}/private/get_user_trades_by_currency_and_time",
         json=envelope({"trades": window, "has_more": False}),
