@@ -39,6 +39,9 @@ class FakeDeribit:
         self.trades: list[dict[str, Any]] = []
         self.positions: dict[str, float] = {}
         self.combos: dict[str, list[dict[str, Any]]] = {}
+        # set by a test: orders are filled at once but their answer waits for this event
+        self.hold_answers: threading.Event | None = None
+        self.order_received = threading.Event()
         with CHAIN_SNAPSHOT.open(encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 _, code, strike, letter = row["instrument_name"].split("-")
@@ -176,7 +179,11 @@ class FakeDeribit:
         if method == "public/get_combo_details":
             return {"id": params["combo_id"], "legs": self.combos[params["combo_id"]]}
         if method in ("private/buy", "private/sell"):
-            return self._fill(method.split("/")[1], params)
+            answer = self._fill(method.split("/")[1], params)
+            self.order_received.set()
+            if self.hold_answers is not None:
+                self.hold_answers.wait(30)
+            return answer
         if method == "private/get_order_state_by_label":
             return [o for o in self.orders.values() if o["label"] == params["label"]]
         if method == "private/get_order_state":

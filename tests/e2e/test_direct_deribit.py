@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.deribit_server import FakeDeribit, deribit_server
-from tests.integration.cli_support import bite
+from tests.integration.cli_support import ROOT, bite
 from tests.integration.test_paper_http import paper_server
 from tests.support import FIXTURES
 from tests.unit.clients.direct.test_public_sources import ECB_XML
@@ -335,4 +339,56 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
     assert (status, len(query("SELECT * FROM fills"))) == ("closed", 4)
     assert float(fees) == pytest.approx(4 * 0.0003 * n)
     assert float(pnl) == pytest.approx(n * (credit - debit) - float(fees), abs=1e-9)
+    assert bite("audit", "verify", "--data-dir", str(tmp_path / "data")).returncode == 0
+
+
+def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
+    tmp_path: Path,
+) -> None:
+    # the venue fills the order but holds its answer; the job is killed (SIGKILL)
+    # meanwhile. `bite recover` finds the order by label and books the position from
+    # its leg fills; nothing is sent twice.
+    (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
+    server_cfg = (
+        f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
+    )
+    venue = FakeDeribit(datetime.now(UTC))
+    venue.hold_answers = threading.Event()
+    env = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
+    with paper_server(tmp_path, server_cfg) as port, deribit_server(venue) as url:
+        path = config(tmp_path, url, url, port)
+        data = ["--config", str(path), "--data-dir", str(tmp_path / "data")]
+        assert bite("config", "approve", "--yes", *data).returncode == 0
+        full = {k: v for k, v in os.environ.items() if not k.startswith("CERBERO_BITE_")}
+        job = subprocess.Popen(
+            [sys.executable, "-m", "bite", "entry-run", "--json", *data],
+            env={**full, **env},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            assert venue.order_received.wait(60), "the order never reached the venue"
+            job.send_signal(signal.SIGKILL)
+            assert job.wait(10) == -signal.SIGKILL
+        finally:
+            venue.hold_answers.set()
+            if job.poll() is None:
+                job.kill()
+        with sqlite3.connect(tmp_path / "data" / "state.sqlite") as db:
+            assert db.execute("SELECT status FROM positions").fetchall() == [("awaiting_fill",)]
+        recovered = bite("recover", "--json", *data, env=env)
+        again = bite("recover", "--json", *data, env=env)
+    assert recovered.returncode == 0, recovered.stderr
+    assert again.returncode == 0, again.stderr
+    [order] = venue.orders.values()
+    n = int(order["filled_amount"])
+    with sqlite3.connect(tmp_path / "data" / "state.sqlite") as db:
+        [(status, contracts, credit)] = db.execute(
+            "SELECT status, contracts, entry_credit_eth FROM positions"
+        ).fetchall()
+        legs = db.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
+    assert (status, contracts, legs) == ("open", n, 2)
+    assert float(credit) == float(order["price"])  # sold the other-way book at +credit
+    assert [c for c in venue.calls if c in ("private/buy", "private/sell")] == ["private/sell"]
     assert bite("audit", "verify", "--data-dir", str(tmp_path / "data")).returncode == 0
