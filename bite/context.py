@@ -16,12 +16,8 @@ import httpx
 
 from bite.clients._http import Endpoint, McpHttp
 from bite.clients.deribit import DeribitClient
-from bite.clients.direct.deribit_rpc import (
-    MAINNET,
-    TESTNET,
-    DeribitDirectTransport,
-    DeribitRpc,
-)
+from bite.clients.direct.deribit_rpc import DeribitDirectTransport
+from bite.clients.direct.jsonrpc import MAINNET, TESTNET, DeribitRpc
 from bite.clients.direct.public_sources import (
     ECB,
     FEAR_GREED,

@@ -9,165 +9,36 @@ state ``rejected``.
 
 Combos: ``private/create_combo`` may return an existing book whose legs point the
 other way; the side and the sign of the price are derived from the returned
-legs, and every order read back is converted to the contract's orientation.
+legs, and every order read back is converted to the contract's orientation
+(``combos.py``). The JSON-RPC call and the access token live in ``jsonrpc.py``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
 
+from bite.clients.direct.combos import (
+    contract_price,
+    deribit_order,
+    orientation,
+    our_directions,
+    short_first,
+)
+from bite.clients.direct.jsonrpc import DeribitRpc, RpcError
+
 log = logging.getLogger("bite.deribit_rpc")
 
-MAINNET = "https://www.deribit.com/api/v2"
-TESTNET = "https://test.deribit.com/api/v2"
 AUTH_CODES = frozenset({10000, 13004, 13009, 13021})
 BUSY_CODES = frozenset({10028, 10040, 10041, 10047, 10066, 11051, 13028})
 REFUSALS = frozenset({10002, 10005, 10007, 10009, 10021, 10026, 10037, 10043, 11054})
 FINAL_CODES = frozenset({10010, 11008})
 COMBO_UNAVAILABLE = frozenset({13035, 13036})
-
-
-class RpcError(Exception):
-    """A JSON-RPC error answer."""
-
-    def __init__(self, method: str, code: int, message: str) -> None:
-        super().__init__(f"{method}: {code} {message}")
-        self.method = method
-        self.code = code
-        self.message = message
-
-
-@dataclass(frozen=True)
-class RpcAnswer:
-    """A result and the envelope's ``testnet`` flag."""
-
-    result: Any
-    testnet: bool | None
-
-
-class DeribitRpc:
-    """JSON-RPC calls on a trading endpoint and a public-data endpoint."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        trade_url: str,
-        public_url: str,
-        client_id: str | None,
-        client_secret: str | None,
-        timeout_s: float,
-    ) -> None:
-        self.client = client
-        self.trade_url = trade_url.rstrip("/")
-        self.public_url = public_url.rstrip("/")
-        self.client_id = client_id
-        self.client_secret = client_secret
-        self.timeout_s = timeout_s
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._ids = 0
-
-    async def call(
-        self, method: str, params: Mapping[str, Any] | None = None, *, public_data: bool = False
-    ) -> RpcAnswer:
-        """One JSON-RPC call; private methods carry the access token."""
-        base = self.public_url if public_data else self.trade_url
-        headers = {"Content-Type": "application/json"}
-        if method.startswith("private/"):
-            headers["Authorization"] = f"Bearer {await self._access_token()}"
-        self._ids += 1
-        body = {"jsonrpc": "2.0", "id": self._ids, "method": method, "params": dict(params or {})}
-        response = await self.client.post(
-            f"{base}/{method}", json=body, headers=headers, timeout=self.timeout_s
-        )
-        try:
-            envelope = response.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RpcError(method, -32700, f"HTTP {response.status_code}, not JSON") from None
-        if not isinstance(envelope, dict):
-            raise RpcError(method, -32600, "envelope is not an object")
-        error = envelope.get("error")
-        if isinstance(error, dict):
-            raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
-        if "result" not in envelope:
-            raise RpcError(method, -32600, "envelope without result")
-        testnet = envelope.get("testnet")
-        return RpcAnswer(envelope["result"], testnet if isinstance(testnet, bool) else None)
-
-    async def _access_token(self) -> str:
-        if self._token and time.monotonic() < self._expires_at - 30:
-            return self._token
-        if not (self.client_id and self.client_secret):
-            raise RpcError(
-                "public/auth",
-                10000,
-                "no Deribit API key configured (CERBERO_BITE_DERIBIT_CLIENT_ID / _CLIENT_SECRET)",
-            )
-        answer = await self.call(
-            "public/auth",
-            {
-                "grant_type": "client_credentials",
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-            },
-        )
-        result = answer.result if isinstance(answer.result, dict) else {}
-        token = result.get("access_token")
-        if not isinstance(token, str):
-            raise RpcError("public/auth", 13004, "no access token in the answer")
-        self._token = token
-        self._expires_at = time.monotonic() + float(result.get("expires_in", 900))
-        return token
-
-
-def our_directions(label: str) -> tuple[str, str]:
-    """(short leg, long leg) directions our order with this label trades."""
-    return ("buy", "sell") if "-x" in label.removeprefix("bite-") else ("sell", "buy")
-
-
-def short_first(legs: list[tuple[str, int]]) -> list[tuple[str, int]]:
-    """The combo's legs ordered (short, long): the strike nearer the money is the short."""
-
-    def strike(name: str) -> float:
-        return float(name.split("-")[2])
-
-    kind = legs[0][0].rsplit("-", 1)[-1]
-    ordered = sorted(legs, key=lambda leg: strike(leg[0]), reverse=(kind == "P"))
-    return ordered
-
-
-def orientation(combo_legs: list[tuple[str, int]], wanted: dict[str, str]) -> int:
-    """+1 when buying the combo trades our legs as wanted, -1 when selling does."""
-    signs = {name: (1 if amount > 0 else -1) for name, amount in combo_legs}
-    along = all((signs[n] > 0) == (d == "buy") for n, d in wanted.items())
-    against = all((signs[n] > 0) == (d == "sell") for n, d in wanted.items())
-    if along:
-        return 1
-    if against:
-        return -1
-    raise RpcError("private/create_combo", 11029, "the combo's legs match neither direction")
-
-
-def deribit_order(side: str, price: Decimal, orient: int) -> tuple[str, Decimal]:
-    """Our (side, positive price) -> Deribit's (method direction, combo price)."""
-    cash = price if side == "sell" else -price  # what we receive per unit
-    if orient == 1:
-        return "buy", -cash  # buying pays X: -X = cash
-    return "sell", cash  # selling receives X
-
-
-def contract_price(direction: str, price: Decimal) -> tuple[str, Decimal]:
-    """Deribit's (direction, combo price) -> our (side, positive price)."""
-    cash = -price if direction == "buy" else price
-    return ("sell" if cash > 0 else "buy"), abs(cash)
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]

@@ -29,7 +29,7 @@ from xml.etree import ElementTree
 import httpx
 import yaml
 
-from bite.clients.direct.deribit_rpc import MAINNET
+from bite.clients.direct.jsonrpc import MAINNET
 from bite.clients.hyperliquid import funding_from_meta_and_ctxs
 from bite.clock import Clock, iso_z
 from bite.core.types import MacroEvent
