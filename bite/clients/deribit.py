@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from bite.clients._exceptions import McpDataAnomalyError, McpProtocolError, McpRequestError
+from bite.clients._fields import Fields
 from bite.clients._http import McpHttp
 from bite.clock import Clock
 from bite.config.schema import AnomalyConfig
@@ -26,42 +27,12 @@ SERVICE = "deribit"
 log = logging.getLogger("bite.deribit")
 
 
-def _err(tool: str, message: str) -> McpProtocolError:
-    return McpProtocolError(SERVICE, tool, message)
-
-
-def to_decimal(value: Any, tool: str, name: str) -> Decimal:
-    """A Decimal from a JSON number or string; a protocol error otherwise."""
-    if isinstance(value, bool) or value is None:
-        raise _err(tool, f"{name} missing or not a number")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise _err(tool, f"{name} is not a number: {value!r}") from None
-    if not result.is_finite():
-        raise _err(tool, f"{name} is not finite")
-    return result
-
-
-def to_float(value: Any, tool: str, name: str) -> float:
-    """A float from a JSON number; a protocol error otherwise."""
-    return float(to_decimal(value, tool, name))
-
-
-def optional_price(value: Any, tool: str, name: str) -> Decimal | None:
-    """A book price where null or 0 means an empty side."""
-    if value is None:
-        return None
-    price = to_decimal(value, tool, name)
-    return None if price == 0 else price
-
-
-def ms_to_time(value: Any, tool: str, name: str) -> datetime:
-    """A Deribit millisecond timestamp as a UTC datetime."""
-    try:
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    except (TypeError, ValueError, OverflowError):
-        raise _err(tool, f"{name} is not a millisecond timestamp") from None
+_fields = Fields(SERVICE)
+_err = _fields.error
+to_decimal = _fields.decimal
+to_float = _fields.number
+optional_price = _fields.book_price
+ms_to_time = _fields.ms_time
 
 
 @dataclass(frozen=True)

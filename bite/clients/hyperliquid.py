@@ -9,10 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clients._exceptions import McpProtocolError
+from bite.clients._fields import Fields
 from bite.clients._http import McpHttp
-from bite.clients.deribit import ms_to_time, to_decimal
 
 SERVICE = "hyperliquid"
+_fields = Fields(SERVICE)
 HOURS_PER_YEAR = 8760
 
 
@@ -36,10 +37,10 @@ def funding_from_json(result: Any) -> Funding:
     if not isinstance(result, Mapping):
         raise McpProtocolError(SERVICE, "funding", "answer is not an object")
     return Funding(
-        hourly=float(to_decimal(result.get("funding_hourly"), "funding", "funding_hourly")),
-        mark_px=to_decimal(result.get("mark_px", 0), "funding", "mark_px"),
-        time=ms_to_time(result.get("time"), "funding", "time"),
-        open_interest=to_decimal(result.get("open_interest", 0), "funding", "open_interest"),
+        hourly=float(_fields.decimal(result.get("funding_hourly"), "funding", "funding_hourly")),
+        mark_px=_fields.decimal(result.get("mark_px", 0), "funding", "mark_px"),
+        time=_fields.ms_time(result.get("time"), "funding", "time"),
+        open_interest=_fields.decimal(result.get("open_interest", 0), "funding", "open_interest"),
     )
 
 
@@ -53,10 +54,10 @@ def funding_from_meta_and_ctxs(result: Any, coin: str, time: datetime) -> Fundin
     except (KeyError, IndexError, TypeError, StopIteration):
         raise McpProtocolError(SERVICE, "funding", f"no {coin} in metaAndAssetCtxs") from None
     return Funding(
-        hourly=float(to_decimal(ctx.get("funding"), "funding", "funding")),
-        mark_px=to_decimal(ctx.get("markPx"), "funding", "markPx"),
+        hourly=float(_fields.decimal(ctx.get("funding"), "funding", "funding")),
+        mark_px=_fields.decimal(ctx.get("markPx"), "funding", "markPx"),
         time=time,
-        open_interest=to_decimal(ctx.get("openInterest", 0), "funding", "openInterest"),
+        open_interest=_fields.decimal(ctx.get("openInterest", 0), "funding", "openInterest"),
     )
 
 
@@ -75,4 +76,4 @@ class HyperliquidClient:
         r = await self.http.call(SERVICE, "account_value", {})
         if not isinstance(r, Mapping):
             raise McpProtocolError(SERVICE, "account_value", "answer is not an object")
-        return to_decimal(r.get("account_value_usd"), "account_value", "account_value_usd")
+        return _fields.decimal(r.get("account_value_usd"), "account_value", "account_value_usd")

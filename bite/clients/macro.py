@@ -9,11 +9,12 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clients._exceptions import McpProtocolError
+from bite.clients._fields import Fields
 from bite.clients._http import McpHttp
-from bite.clients.deribit import to_decimal
 from bite.core.types import MacroEvent
 
 SERVICE = "macro"
+_fields = Fields(SERVICE)
 
 
 def iso_to_time(value: Any, tool: str, name: str, service: str = SERVICE) -> datetime:
@@ -47,7 +48,7 @@ def rate_from_json(result: Any) -> Rate:
     """The contract's ``eur_usd_rate`` result."""
     if not isinstance(result, Mapping):
         raise McpProtocolError(SERVICE, "eur_usd_rate", "answer is not an object")
-    rate = to_decimal(result.get("rate"), "eur_usd_rate", "rate")
+    rate = _fields.decimal(result.get("rate"), "eur_usd_rate", "rate")
     if not Decimal("0.5") < rate < Decimal(3):
         raise McpProtocolError(SERVICE, "eur_usd_rate", f"implausible EUR/USD {rate}")
     return Rate(rate, iso_to_time(result.get("time"), "eur_usd_rate", "time"))
@@ -101,7 +102,7 @@ class MacroClient:
         if not isinstance(r, Mapping):
             raise McpProtocolError(SERVICE, "asset_price", "answer is not an object")
         return (
-            to_decimal(r.get("price_usd"), "asset_price", "price_usd"),
+            _fields.decimal(r.get("price_usd"), "asset_price", "price_usd"),
             iso_to_time(r.get("time"), "asset_price", "time"),
         )
 

@@ -19,7 +19,8 @@ from bite.clients.deribit import (
     summary_to_chain,
     ticker_to_quote,
 )
-from bite.clients.hyperliquid import funding_from_meta_and_ctxs
+from bite.clients.hyperliquid import funding_from_json, funding_from_meta_and_ctxs
+from bite.clients.macro import rate_from_json
 from bite.clock import WallClock
 from bite.config.schema import AnomalyConfig
 from bite.core.types import OptionType, TickSchedule
@@ -241,3 +242,11 @@ def test_a_broker_that_cannot_estimate_margin_leaves_sizing_to_the_formula(
     legs = [{"instrument_name": "ETH-X-1-P", "direction": "sell"}]
     assert asyncio.run(client.margin_estimate(legs, 1, Decimal("0.01"))) is None
     assert asyncio.run(client.margin_estimate(legs, 1, Decimal("0.01"))) is None
+
+
+def test_a_malformed_field_is_a_protocol_error_of_the_service_that_sent_it() -> None:
+    with pytest.raises(McpProtocolError) as funding:
+        funding_from_json({"funding_hourly": "n/a", "time": 1})
+    with pytest.raises(McpProtocolError) as rate:
+        rate_from_json({"rate": None, "time": "2026-12-01T15:00:00Z"})
+    assert (funding.value.service, rate.value.service) == ("hyperliquid", "macro")
