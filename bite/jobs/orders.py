@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clients._exceptions import McpComboUnavailableError, McpUnavailableError
-from bite.clients.deribit import BrokerOrder, BrokerTrade
+from bite.clients.deribit_json import BrokerOrder, BrokerTrade
 from bite.jobs.boot import Run
 from bite.paper.crash import crash_point
 from bite.safety.kill_switch import permission

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from bite.clients.deribit import BrokerOrder, BrokerTrade
+from bite.clients.deribit_json import BrokerOrder, BrokerTrade
 from bite.jobs.boot import Run
 from bite.jobs.monitor import book_exit
 from bite.jobs.orders import OrderOutcome, combo_average, store_fills

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from bite.clients._exceptions import McpError
-from bite.clients.deribit import Candles, ChainSnapshot, daily_closes
+from bite.clients.deribit_json import Candles, ChainSnapshot, daily_closes
 from bite.clients.hyperliquid import Funding
 from bite.clients.macro import Rate
 from bite.clients.sentiment import FearGreed

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from bite.clients._exceptions import McpDataAnomalyError, McpProtocolError
-from bite.clients.deribit import (
-    DeribitClient,
+from bite.clients.deribit import DeribitClient
+from bite.clients.deribit_json import (
     Instrument,
     instrument_to_info,
     order_from_json,

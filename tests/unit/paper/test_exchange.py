@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from bite.clients.deribit import OrderResult
+from bite.clients.deribit_json import OrderResult
 from bite.clock import VirtualClock
 from bite.context import Clients
 from bite.core.fees import leg_fee
