@@ -31,7 +31,7 @@ def _write_chain(path: Path, count: int) -> tuple[int, str]:
     """Write a valid chain of ``count`` records fast (the real renderer, one buffered write)."""
     from datetime import UTC, datetime, timedelta
 
-    from bite.safety.audit_log import GENESIS, render
+    from bite.safety.audit_record import GENESIS, render
 
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
     prev = GENESIS

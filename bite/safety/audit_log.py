@@ -1,10 +1,7 @@
 """The SHA-256 hash-chained audit log, ``data/audit.log`` (risk-controls.md 2).
 
-Each line is the canonical JSON of ``{seq, ts, event, payload, prev}`` (sorted
-keys, no spaces, UTF-8, no NaN) with ``,"hash":"<sha256>"`` inserted before the
-final ``}``. The hash is the SHA-256 of the canonical text, so a verifier hashes
-the bytes before the hash field without parsing. ``prev`` links each line to the
-one before; the first line's ``prev`` is 64 zeros.
+A line's format is in ``audit_record.py``, the walk over the whole chain in
+``audit_walk.py``.
 
 Appends take ``data/.audit.lock`` (exclusive), read ``seq`` and ``prev`` from the
 log's tail, append with ``O_APPEND`` and ``fsync``, then move the anchor in
@@ -14,27 +11,25 @@ SQLite. The boot check reads only the tail: O(1) in the log's size.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import itertools
 import json
-import multiprocessing
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import Any, Literal, Protocol
 
-from bite.clock import iso_z
+from bite.safety.audit_record import (
+    GENESIS,
+    BrokenLineError,
+    Record,
+    parse_record,
+    render,
+)
+from bite.safety.audit_walk import PARALLEL_MIN_BYTES, walk, walk_parallel
 
-GENESIS = "0" * 64
-_HASH_OPEN = b',"hash":"'
-_SUFFIX_LEN = len(_HASH_OPEN) + 64 + 2  # ,"hash":"<64 hex>"}
-_TS_TAIL_LEN = len(b'"ts":"2026-01-01T00:00:00.000000Z"}')
-_SEQ_KEY = b',"seq":'
-_PREV_KEY = b'"prev":"'
 _TAIL_BLOCK = 64 * 1024
 _MAX_REANCHOR_LINES = 10_000
 
@@ -57,76 +52,6 @@ class AnchorStore(Protocol):
 
 class AuditChainError(Exception):
     """The chain cannot be appended to: its tail is damaged."""
-
-
-class BrokenLineError(ValueError):
-    """One line is not a valid audit record."""
-
-
-@dataclass(frozen=True)
-class Record:
-    """What a line says about its place in the chain."""
-
-    seq: int
-    hash: str
-    prev: str
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return iso_z(value)
-    if isinstance(value, tuple | set | frozenset):
-        return list(value)
-    raise TypeError(f"audit payload value not serializable: {type(value).__name__}")
-
-
-def canonical(seq: int, ts: datetime, event: str, payload: dict[str, Any], prev: str) -> bytes:
-    """The canonical text that is hashed (UTF-8 bytes)."""
-    text = json.dumps(
-        {"seq": seq, "ts": iso_z(ts), "event": event, "payload": payload, "prev": prev},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_default,
-    )
-    return text.encode("utf-8")
-
-
-def render(
-    seq: int, ts: datetime, event: str, payload: dict[str, Any], prev: str
-) -> tuple[bytes, str]:
-    """The line to append (with its newline) and its hash."""
-    body = canonical(seq, ts, event, payload, prev)
-    digest = hashlib.sha256(body).hexdigest()
-    return body[:-1] + _HASH_OPEN + digest.encode("ascii") + b'"}\n', digest
-
-
-def parse_record(line: bytes) -> Record:
-    """Check one line's own hash and read its seq, hash and prev; raise when broken."""
-    raw = line[:-1] if line.endswith(b"\n") else line
-    if (
-        len(raw) < _SUFFIX_LEN + _TS_TAIL_LEN
-        or not raw.endswith(b'"}')
-        or raw[-_SUFFIX_LEN : -_SUFFIX_LEN + len(_HASH_OPEN)] != _HASH_OPEN
-    ):
-        raise BrokenLineError("not an audit line (no trailing hash field)")
-    digest = raw[-66:-2]
-    body = raw[:-_SUFFIX_LEN] + b"}"
-    if hashlib.sha256(body).hexdigest().encode("ascii") != digest:
-        raise BrokenLineError("hash does not match the line")
-    head = body[:-_TS_TAIL_LEN]
-    seq_at = head.rfind(_SEQ_KEY)
-    if seq_at < 72 or head[seq_at - 73 : seq_at - 65] != _PREV_KEY:
-        raise BrokenLineError("seq or prev missing")
-    try:
-        seq = int(head[seq_at + len(_SEQ_KEY) : -1])
-    except ValueError:
-        raise BrokenLineError("seq is not a number") from None
-    prev = head[seq_at - 65 : seq_at - 1].decode("ascii", "replace")
-    return Record(seq=seq, hash=digest.decode("ascii"), prev=prev)
 
 
 def read_last_lines(path: Path, count: int) -> tuple[list[bytes], bool]:
@@ -157,114 +82,6 @@ def read_last_lines(path: Path, count: int) -> tuple[list[bytes], bool]:
     if lines and not complete:
         lines[-1] = lines[-1][:-1]
     return (lines[-count:] if count > 0 else []), complete
-
-
-_CHUNK = 8 * 1024 * 1024
-_TS_AND_QUOTE = 28  # the 27-character ts and its closing quote
-
-
-WalkResult = tuple[int, str, str | None, int | None, int | None]
-_PARALLEL_MIN_BYTES = 32 * 1024 * 1024
-
-
-def _walk(
-    handle: BinaryIO, stop_at: int | None = None, prev_hex: str = GENESIS, first_seq: int = 1
-) -> WalkResult:
-    """Check lines from the handle's position: (records, last hash, problem, bad seq, bad line).
-
-    The hot path compares one slice against the expected ``prev`` and ``seq`` and
-    hashes the bytes before the hash field; only a failing line is parsed in full
-    to say what is wrong with it. ``stop_at`` ends the walk at a byte offset.
-    """
-    sha256 = hashlib.sha256
-    hash_open = _HASH_OPEN
-    closing = b"}"
-    fixed = _SUFFIX_LEN + _TS_AND_QUOTE
-    prev = prev_hex.encode("ascii")
-    seq = first_seq
-    carry = b""
-    left = -1 if stop_at is None else stop_at - handle.tell()
-    while left != 0:
-        chunk = handle.read(_CHUNK if left < 0 else min(_CHUNK, left))
-        if not chunk:
-            break
-        if left > 0:
-            left -= len(chunk)
-        lines = (carry + chunk).split(b"\n")
-        carry = lines.pop()
-        for line in lines:
-            n = len(line)
-            marker = b'"prev":"%s","seq":%d,"ts":"' % (prev, seq)
-            if not (
-                line.startswith(marker, n - fixed - len(marker))
-                and line.startswith(hash_open, n - _SUFFIX_LEN)
-                and line.endswith(b'"}')
-            ):
-                return _explain(line, seq, first_seq, prev.decode("ascii"))
-            h = sha256(line[: n - _SUFFIX_LEN])
-            h.update(closing)
-            digest = h.hexdigest().encode("ascii")
-            if not line.startswith(digest, n - 66):
-                done = seq - first_seq
-                return done, prev.decode("ascii"), "hash does not match the line", seq, seq
-            prev = digest
-            seq += 1
-    done = seq - first_seq
-    if carry:
-        return done, prev.decode("ascii"), "the last line is cut short", seq, seq
-    return done, prev.decode("ascii"), None, None, None
-
-
-def _walk_segment(path: str, start: int, stop: int | None) -> tuple[int, str, WalkResult]:
-    """Walk one byte range beginning at a line: (its first seq, its first prev, the result)."""
-    with open(path, "rb") as handle:
-        handle.seek(start)
-        first = handle.readline()
-        try:
-            rec = parse_record(first)
-        except BrokenLineError as exc:
-            return 0, GENESIS, (0, GENESIS, str(exc), None, None)
-        handle.seek(start)
-        return rec.seq, rec.prev, _walk(handle, stop, rec.prev, rec.seq)
-
-
-def _walk_parallel(path: Path, size: int) -> WalkResult:
-    """Verify a large log on two cores: each half on its own, then the join between them."""
-    with path.open("rb") as handle:
-        handle.seek(size // 2)
-        handle.readline()
-        middle = handle.tell()
-    if middle >= size:
-        with path.open("rb") as handle:
-            return _walk(handle)
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(2) as pool:
-        second = pool.apply_async(_walk_segment, (str(path), middle, None))
-        with path.open("rb") as handle:
-            first = _walk(handle, middle)
-        first_seq, first_prev, rest = second.get()
-    count, last, problem = first[0], first[1], first[2]
-    if problem is not None:
-        return first
-    if rest[2] is not None and rest[3] is None:  # the second half's first line is broken
-        return count, last, rest[2], count + 1, count + 1
-    if first_seq != count + 1:
-        return count, last, f"seq {first_seq} where {count + 1} was expected", count + 1, count + 1
-    if first_prev != last:
-        return count, last, "prev does not match the previous line's hash", count + 1, count + 1
-    return count + rest[0], rest[1], rest[2], rest[3], rest[4]
-
-
-def _explain(line: bytes, seq: int, first_seq: int, prev: str) -> WalkResult:
-    """Say what is wrong with the line where the chain broke."""
-    done = seq - first_seq
-    try:
-        rec = parse_record(line)
-    except BrokenLineError as exc:
-        return done, prev, str(exc), seq, seq
-    if rec.seq != seq:
-        return done, prev, f"seq {rec.seq} where {seq} was expected", seq, seq
-    return done, prev, "prev does not match the previous line's hash", rec.seq, seq
 
 
 @dataclass(frozen=True)
@@ -383,7 +200,7 @@ class AuditLog:
             return ()
         return tuple(sorted(p.name for p in self.data_dir.glob(f"{BROKEN_PREFIX}*.log")))
 
-    def verify(self, *, parallel_from_bytes: int = _PARALLEL_MIN_BYTES) -> VerifyReport:
+    def verify(self, *, parallel_from_bytes: int = PARALLEL_MIN_BYTES) -> VerifyReport:
         """Walk the whole chain; name the first bad seq; compare the end with the anchor.
 
         A log of at least ``parallel_from_bytes`` is checked on two cores.
@@ -403,9 +220,9 @@ class AuditLog:
             with self.locked(exclusive=False), handle:
                 size = os.fstat(handle.fileno()).st_size
                 if size >= parallel_from_bytes and (os.cpu_count() or 1) >= 2:
-                    walked = _walk_parallel(self.path, size)
+                    walked = walk_parallel(self.path, size)
                 else:
-                    walked = _walk(handle)
+                    walked = walk(handle)
                 count, last_hash, problem, bad_seq, bad_line = walked
                 expected_seq = count + 1
         ok = problem is None

@@ -10,7 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from bite.safety.audit_log import GENESIS, AuditLog, parse_record
+from bite.safety.audit_log import AuditLog
+from bite.safety.audit_record import GENESIS, parse_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
