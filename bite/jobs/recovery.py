@@ -16,8 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clients.deribit_json import BrokerOrder, BrokerTrade
+from bite.jobs.booking import book_exit
 from bite.jobs.boot import Run
-from bite.jobs.monitor import book_exit
 from bite.jobs.orders import OrderOutcome, combo_average, store_fills
 from bite.state.models import OrderRow, PositionRow
 from bite.state.repository import parse_iso_z
