@@ -31,11 +31,12 @@ from bite.clients.sentiment import SentimentClient
 from bite.clients.telegram import TelegramClient
 from bite.clock import NOW_ENV, Clock
 from bite.config.loader import LoadedConfig, load_config
-from bite.config.schema import StrategyConfig
+from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.config.secrets import known_secret_values, read_secret
 from bite.errors import ConfigError, UsageError
+from bite.paper.faults import FAULTS_ENV, parse_faults
 from bite.paper.market import MarketSource
-from bite.paper.service import PaperService, build_market, parse_faults
+from bite.paper.service import PaperService, build_market
 from bite.paper.transport import PaperTransport
 from bite.safety.audit_log import AuditLog
 from bite.safety.kill_switch import KillSwitch
@@ -97,7 +98,6 @@ def open_state(data_dir: Path) -> StateContext:
 
 # -- services -----------------------------------------------------------------------------
 
-FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
 CRASH_ENV = "CERBERO_BITE_CRASH_AT"
 PAPER_BASE = "http://paper.invalid"
 
@@ -106,9 +106,6 @@ def direct_base(name: str) -> str:
     """The in-process address of one service's direct connector. A host of its own:
     httpx matches a mount by scheme, host and port, never by path."""
     return f"http://{name}.direct.invalid"
-
-
-SERVICE_NAMES = ("deribit", "hyperliquid", "macro", "sentiment")
 
 
 def check_paper_only_env(environment: str, environ: Mapping[str, str] | None = None) -> None:

@@ -191,8 +191,9 @@ def paper_serve(
     from bite.clock import WallClock
     from bite.config.loader import load_config
     from bite.context import resolve_config_path, resolve_data_dir
+    from bite.paper.faults import parse_faults
     from bite.paper.server import make_server
-    from bite.paper.service import PaperService, build_market, parse_faults
+    from bite.paper.service import PaperService, build_market
 
     with _exit_codes():
         path = resolve_config_path(config)

@@ -313,6 +313,9 @@ class ServicesConfig(Section):
     sentiment: ServiceConfig = ServiceConfig()
 
 
+SERVICE_NAMES: tuple[str, ...] = tuple(ServicesConfig.model_fields)  # the contract's services
+
+
 class PaperMarketConfig(Section):
     """Which market the paper exchange simulates (paper-exchange.md 1)."""
 

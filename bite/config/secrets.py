@@ -13,11 +13,11 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from bite.config.schema import SERVICE_NAMES
 from bite.errors import ConfigError
 
-SERVICES = ("deribit", "hyperliquid", "macro", "sentiment")
 SECRET_NAMES: tuple[str, ...] = (
-    *(f"CERBERO_BITE_MCP_{s.upper()}_TOKEN" for s in SERVICES),
+    *(f"CERBERO_BITE_MCP_{s.upper()}_TOKEN" for s in SERVICE_NAMES),
     "CERBERO_BITE_DERIBIT_CLIENT_ID",
     "CERBERO_BITE_DERIBIT_CLIENT_SECRET",
     "CERBERO_BITE_TELEGRAM_BOT_TOKEN",

@@ -19,9 +19,8 @@ from typing import Any
 
 from bite.clients._exceptions import McpError
 from bite.clock import Clock, iso_z
-from bite.config.schema import StrategyConfig
+from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.context import (
-    SERVICE_NAMES,
     Clients,
     StateContext,
     open_clients,

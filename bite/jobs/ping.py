@@ -7,8 +7,8 @@ from pathlib import Path
 
 from bite.clients._exceptions import McpError
 from bite.clock import Clock
-from bite.config.schema import StrategyConfig
-from bite.context import SERVICE_NAMES, open_clients
+from bite.config.schema import SERVICE_NAMES, StrategyConfig
+from bite.context import open_clients
 
 
 @dataclass(frozen=True)

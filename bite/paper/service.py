@@ -7,7 +7,6 @@ clients parse paper answers with the same code as real ones. Faults
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bite.clock import iso_z
-from bite.config.schema import StrategyConfig
-from bite.errors import UsageError
+from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.paper.chain import TICK_STEPS, PaperQuote
 from bite.paper.exchange import PaperExchange, PaperRequestError
 from bite.paper.market import (
@@ -28,21 +26,6 @@ from bite.paper.market import (
     default_data_file,
 )
 from bite.paper.series import read_series, to_points
-
-SERVICES = ("deribit", "hyperliquid", "macro", "sentiment")
-FAULTS_ENV = "CERBERO_BITE_PAPER_FAULTS"
-_FAULT_KEYS = {
-    "error",
-    "times",
-    "timeout",
-    "malformed",
-    "latency_ms",
-    "override",
-    "lose_response",
-    "environment",
-    "persist",
-}
-_ERRORS = {400, 401, 403, 404, 408, 409, 429, 500, 502, 503}  # 409: combo unavailable
 
 
 @dataclass(frozen=True)
@@ -55,32 +38,6 @@ class Answer:
     lose_response: bool = False
     malformed: bool = False
     latency_ms: float = 0.0
-
-
-def parse_faults(
-    text: str | None, configured: dict[str, dict[str, Any]] | None
-) -> dict[str, dict[str, Any]]:
-    """The fault rules: ``CERBERO_BITE_PAPER_FAULTS`` (JSON) over ``paper.faults``."""
-    rules: dict[str, dict[str, Any]] = dict(configured or {})
-    if text:
-        try:
-            loaded = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"{FAULTS_ENV}: not JSON ({exc.msg})") from None
-        if not isinstance(loaded, dict):
-            raise UsageError(f"{FAULTS_ENV}: must be a JSON object keyed by service.tool")
-        rules.update(loaded)
-    for key, rule in rules.items():
-        if key == "broker.unknown_position":
-            continue
-        service, _, tool = key.partition(".")
-        if service not in SERVICES or not tool:
-            raise UsageError(f"faults: {key!r} is not service.tool or service.*")
-        if not isinstance(rule, dict) or set(rule) - _FAULT_KEYS:
-            raise UsageError(f"faults: {key}: unknown rule {rule!r}")
-        if "error" in rule and rule["error"] not in _ERRORS:
-            raise UsageError(f"faults: {key}: error must be one of {sorted(_ERRORS)}")
-    return rules
 
 
 def build_market(cfg: StrategyConfig, base_dir: Path) -> MarketSource:
@@ -222,7 +179,7 @@ class PaperService:
     def _dispatch(
         self, service: str, tool: str, args: dict[str, Any], now: datetime, rule: dict[str, Any]
     ) -> Any:
-        handler = getattr(self, f"_{service}_{tool}", None) if service in SERVICES else None
+        handler = getattr(self, f"_{service}_{tool}", None) if service in SERVICE_NAMES else None
         if handler is None:
             return _UNKNOWN
         if tool == "environment":

@@ -9,7 +9,8 @@ from datetime import datetime
 import httpx
 
 from bite.clock import Clock, parse_instant
-from bite.paper.service import SERVICES, Answer, PaperService
+from bite.config.schema import SERVICE_NAMES
+from bite.paper.service import Answer, PaperService
 
 NOW_HEADER = "x-bite-now"
 BASE_URL = "http://paper.invalid"
@@ -18,9 +19,9 @@ BASE_URL = "http://paper.invalid"
 def route(path: str) -> tuple[str, str] | None:
     """``/deribit/tools/ticker`` -> (deribit, ticker); ``/deribit/health`` -> (deribit, health)."""
     parts = [p for p in path.split("/") if p]
-    if len(parts) == 3 and parts[1] == "tools" and parts[0] in SERVICES:
+    if len(parts) == 3 and parts[1] == "tools" and parts[0] in SERVICE_NAMES:
         return parts[0], parts[2]
-    if len(parts) == 2 and parts[1] == "health" and parts[0] in SERVICES:
+    if len(parts) == 2 and parts[1] == "health" and parts[0] in SERVICE_NAMES:
         return parts[0], "health"
     return None
 

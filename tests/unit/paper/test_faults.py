@@ -18,7 +18,7 @@ from bite.clients._exceptions import (
 from bite.clock import VirtualClock
 from bite.context import Clients, check_paper_only_env
 from bite.errors import UsageError
-from bite.paper.service import parse_faults
+from bite.paper.faults import parse_faults
 
 from tests.paper_support import flat_config, with_clients
 
