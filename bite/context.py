@@ -36,7 +36,8 @@ from bite.config.secrets import known_secret_values, read_secret
 from bite.errors import ConfigError, UsageError
 from bite.paper.faults import FAULTS_ENV, parse_faults
 from bite.paper.market import MarketSource
-from bite.paper.service import PaperService, build_market
+from bite.paper.series import build_market
+from bite.paper.service import PaperService
 from bite.paper.transport import PaperTransport
 from bite.safety.audit_log import AuditLog
 from bite.safety.kill_switch import KillSwitch

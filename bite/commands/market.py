@@ -192,8 +192,9 @@ def paper_serve(
     from bite.config.loader import load_config
     from bite.context import resolve_config_path, resolve_data_dir
     from bite.paper.faults import parse_faults
+    from bite.paper.series import build_market
     from bite.paper.server import make_server
-    from bite.paper.service import PaperService, build_market
+    from bite.paper.service import PaperService
 
     with _exit_codes():
         path = resolve_config_path(config)
@@ -224,7 +225,7 @@ def _paper_exchange(config: Path | None, data_dir: Path | None) -> Any:
     from bite.config.loader import load_config
     from bite.context import resolve_config_path, resolve_data_dir
     from bite.paper.exchange import PaperExchange
-    from bite.paper.service import build_market
+    from bite.paper.series import build_market
 
     path = resolve_config_path(config)
     cfg = load_config(path).config

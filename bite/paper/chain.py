@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from bite.core import pricing
 from bite.core.ticks import round_down_on, round_up_on
@@ -246,3 +247,57 @@ def listing_from_name(name: str) -> Listing | None:
     return Listing(
         name, int(strike), option_type, datetime(year, month, day, 8, tzinfo=UTC), "unknown"
     )
+
+
+# -- Deribit's JSON shapes of a quote ----------------------------------------------------
+
+
+def _num(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def summary_json(q: PaperQuote, index: float, stamp: int) -> dict[str, Any]:
+    """The quote as a row of Deribit's ``get_book_summary_by_currency``."""
+    return {
+        "instrument_name": q.listing.name,
+        "bid_price": _num(q.bid),
+        "ask_price": _num(q.ask),
+        "mark_price": float(q.mark),
+        "mark_iv": q.mark_iv,
+        "underlying_price": round(q.forward, 4),
+        "underlying_index": f"ETH-{q.listing.name.split('-')[1]}",
+        "open_interest": q.open_interest,
+        "creation_timestamp": stamp,
+        "estimated_delivery_price": index,
+        "interest_rate": 0.0,
+        "base_currency": "ETH",
+        "quote_currency": "ETH",
+    }
+
+
+def ticker_json(q: PaperQuote, index: float, stamp: int) -> dict[str, Any]:
+    """The quote as Deribit's ``public/ticker`` result."""
+    g = q.greeks
+    return {
+        "instrument_name": q.listing.name,
+        "timestamp": stamp,
+        "state": "open",
+        "best_bid_price": _num(q.bid) or 0.0,
+        "best_bid_amount": q.bid_amount if q.bid is not None else 0.0,
+        "best_ask_price": _num(q.ask) or 0.0,
+        "best_ask_amount": q.ask_amount if q.ask is not None else 0.0,
+        "mark_price": float(q.mark),
+        "mark_iv": q.mark_iv,
+        "underlying_price": round(q.forward, 4),
+        "index_price": index,
+        "estimated_delivery_price": index,
+        "open_interest": q.open_interest,
+        "interest_rate": 0.0,
+        "greeks": {
+            "delta": round(g.delta, 5),
+            "gamma": round(g.gamma, 7),
+            "vega": round(g.vega, 5),
+            "theta": round(g.theta, 5),
+            "rho": 0.0,
+        },
+    }

@@ -4,7 +4,8 @@ Accepts ``date,...,close`` files in either sort order, and yfinance's three-line
 header (``Price,Close,...`` / ``Ticker,...`` / ``Date,,,``) where the first column
 holds the dates. Within the span: a gap, a duplicate or a bad number is an error
 naming the file and line. Cadence is calendar days (ETH prices, DVOL) or working
-days (EUR/USD: weekends and holidays are carried).
+days (EUR/USD: weekends and holidays are carried). ``build_market`` builds the
+market ``paper.market`` asks for, from these files or the shipped data.
 """
 
 from __future__ import annotations
@@ -18,7 +19,16 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from bite.paper.market import DailyPoint, DataFileError
+from bite.config.schema import StrategyConfig
+from bite.paper.market import (
+    DailyPoint,
+    DataFileError,
+    HistoricalMarket,
+    MarketSource,
+    ScriptedMarket,
+    SyntheticMarket,
+    default_data_file,
+)
 
 Cadence = Literal["calendar", "working"]
 MAX_WORKING_GAP_DAYS = 4  # a weekend plus a holiday
@@ -127,3 +137,29 @@ def available(path: Path, column: str = "close") -> tuple[date, date]:
 def to_points(series: Series) -> list[DailyPoint]:
     """A series as the market model's daily points."""
     return [DailyPoint(d, v) for d, v in zip(series.days, series.values, strict=True)]
+
+
+def build_market(cfg: StrategyConfig, base_dir: Path) -> MarketSource:
+    """The market the config asks for."""
+    market = cfg.paper.market
+    seed = cfg.paper.seed
+    if market.kind == "scripted":
+        return ScriptedMarket.from_file(_resolve(base_dir, market.script_file or ""), seed)
+    if market.kind == "historical":
+        prices = (
+            _resolve(base_dir, market.prices_file)
+            if market.prices_file
+            else default_data_file("eth_usd_daily.csv")
+        )
+        dvol = (
+            _resolve(base_dir, market.dvol_file)
+            if market.dvol_file
+            else default_data_file("eth_dvol.csv")
+        )
+        return HistoricalMarket(to_points(read_series(prices)), to_points(read_series(dvol)), seed)
+    return SyntheticMarket(seed)
+
+
+def _resolve(base_dir: Path, name: str) -> Path:
+    path = Path(name)
+    return path if path.is_absolute() else base_dir / path

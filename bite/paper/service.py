@@ -10,22 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from bite.clock import iso_z
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
-from bite.paper.chain import TICK_STEPS, PaperQuote
+from bite.paper.chain import TICK_STEPS, summary_json, ticker_json
 from bite.paper.exchange import PaperExchange, PaperRequestError
 from bite.paper.market import (
-    HistoricalMarket,
     MarketSource,
-    ScriptedMarket,
-    SyntheticMarket,
-    default_data_file,
 )
-from bite.paper.series import read_series, to_points
 
 
 @dataclass(frozen=True)
@@ -38,32 +32,6 @@ class Answer:
     lose_response: bool = False
     malformed: bool = False
     latency_ms: float = 0.0
-
-
-def build_market(cfg: StrategyConfig, base_dir: Path) -> MarketSource:
-    """The market the config asks for."""
-    market = cfg.paper.market
-    seed = cfg.paper.seed
-    if market.kind == "scripted":
-        return ScriptedMarket.from_file(_resolve(base_dir, market.script_file or ""), seed)
-    if market.kind == "historical":
-        prices = (
-            _resolve(base_dir, market.prices_file)
-            if market.prices_file
-            else default_data_file("eth_usd_daily.csv")
-        )
-        dvol = (
-            _resolve(base_dir, market.dvol_file)
-            if market.dvol_file
-            else default_data_file("eth_dvol.csv")
-        )
-        return HistoricalMarket(to_points(read_series(prices)), to_points(read_series(dvol)), seed)
-    return SyntheticMarket(seed)
-
-
-def _resolve(base_dir: Path, name: str) -> Path:
-    path = Path(name)
-    return path if path.is_absolute() else base_dir / path
 
 
 @dataclass
@@ -262,14 +230,14 @@ class PaperService:
         chain = self.exchange.chain(now)
         index = round(chain.state.index, 2)
         stamp = int(now.timestamp() * 1000)
-        return [_summary_row(q, index, stamp) for q in chain.all_quotes()]
+        return [summary_json(q, index, stamp) for q in chain.all_quotes()]
 
     def _deribit_ticker(self, args: dict[str, Any], now: datetime) -> Any:
         chain = self.exchange.chain(now)
         q = chain.quote(str(args["instrument_name"]))
         if q is None:
             raise PaperRequestError(f"instrument {args['instrument_name']} not listed")
-        return _ticker(q, round(chain.state.index, 2), int(now.timestamp() * 1000))
+        return ticker_json(q, round(chain.state.index, 2), int(now.timestamp() * 1000))
 
     def _deribit_account_summary(self, args: dict[str, Any], now: datetime) -> Any:
         return self.exchange.account_summary(now)
@@ -407,52 +375,3 @@ def _classify(value: int) -> str:
     if value <= 75:
         return "Greed"
     return "Extreme Greed"
-
-
-def _num(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
-
-
-def _summary_row(q: PaperQuote, index: float, stamp: int) -> dict[str, Any]:
-    return {
-        "instrument_name": q.listing.name,
-        "bid_price": _num(q.bid),
-        "ask_price": _num(q.ask),
-        "mark_price": float(q.mark),
-        "mark_iv": q.mark_iv,
-        "underlying_price": round(q.forward, 4),
-        "underlying_index": f"ETH-{q.listing.name.split('-')[1]}",
-        "open_interest": q.open_interest,
-        "creation_timestamp": stamp,
-        "estimated_delivery_price": index,
-        "interest_rate": 0.0,
-        "base_currency": "ETH",
-        "quote_currency": "ETH",
-    }
-
-
-def _ticker(q: PaperQuote, index: float, stamp: int) -> dict[str, Any]:
-    g = q.greeks
-    return {
-        "instrument_name": q.listing.name,
-        "timestamp": stamp,
-        "state": "open",
-        "best_bid_price": _num(q.bid) or 0.0,
-        "best_bid_amount": q.bid_amount if q.bid is not None else 0.0,
-        "best_ask_price": _num(q.ask) or 0.0,
-        "best_ask_amount": q.ask_amount if q.ask is not None else 0.0,
-        "mark_price": float(q.mark),
-        "mark_iv": q.mark_iv,
-        "underlying_price": round(q.forward, 4),
-        "index_price": index,
-        "estimated_delivery_price": index,
-        "open_interest": q.open_interest,
-        "interest_rate": 0.0,
-        "greeks": {
-            "delta": round(g.delta, 5),
-            "gamma": round(g.gamma, 7),
-            "vega": round(g.vega, 5),
-            "theta": round(g.theta, 5),
-            "rho": 0.0,
-        },
-    }
