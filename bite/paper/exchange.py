@@ -1,11 +1,8 @@
 """The paper account (paper-exchange.md 2), kept in its own ``data/paper.sqlite``.
 
-Combo limit orders fill against the modelled book: a credit (sell) fills when
-its price is at most the touch credit plus ``price_improvement`` of the way to
-mid, a debit (buy) when it is at least the touch debit less the same share; up
-to the smaller top-of-book amount of the legs, the rest resting ``open``. The
-fill price is the order's limit; the cheaper leg trades at its touch and the
-other leg at the rest. Resting orders are re-checked whenever the account is
+Combo limit orders fill against the modelled book by the rules of ``fills.py``, up
+to the smaller top-of-book amount of the legs, the rest resting ``open``; the fill
+price is the order's limit. Resting orders are re-checked whenever the account is
 touched. Expired positions settle at 08:00 UTC against the index.
 """
 
@@ -13,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,9 +17,16 @@ from typing import Any
 
 from bite.clock import iso_z
 from bite.config.schema import FeesConfig, PaperConfig
-from bite.core.fees import leg_fee
 from bite.core.ticks import is_on_tick
 from bite.paper.chain import Chain, PaperQuote, listing_from_name
+from bite.paper.fills import (
+    combo_fees,
+    combo_prices,
+    crosses,
+    settlement,
+    short_margin,
+    split_price,
+)
 from bite.paper.market import MarketSource
 
 SCHEMA = """
@@ -59,41 +62,6 @@ def _ms(when: datetime) -> int:
 
 def _dec(text: str | None) -> Decimal:
     return Decimal(text) if text is not None else Decimal(0)
-
-
-@dataclass(frozen=True)
-class LegPrices:
-    """A combo's touch and mid, as the order's side sees them (both positive numbers)."""
-
-    touch: Decimal
-    mid: Decimal
-    top_amount: float
-
-
-def combo_prices(quotes: list[tuple[PaperQuote, str]], side: str) -> LegPrices | None:
-    """Touch and mid of a combo (legs sold at bid, bought at ask): a credit or a debit."""
-    sold_bid = Decimal(0)
-    bought_ask = Decimal(0)
-    mid_signed = Decimal(0)
-    amounts: list[float] = []
-    for q, direction in quotes:
-        mid = ((q.bid or q.mark) + (q.ask or q.mark)) / 2
-        if direction == "sell":
-            if q.bid is None:
-                return None
-            sold_bid += q.bid
-            mid_signed += mid
-            amounts.append(q.bid_amount)
-        else:
-            if q.ask is None:
-                return None
-            bought_ask += q.ask
-            mid_signed -= mid
-            amounts.append(q.ask_amount)
-    credit_touch = sold_bid - bought_ask
-    if side == "sell":
-        return LegPrices(credit_touch, mid_signed, min(amounts))
-    return LegPrices(-credit_touch, -mid_signed, min(amounts))
 
 
 class PaperExchange:
@@ -199,14 +167,7 @@ class PaperExchange:
         q = self.chain(now).quote(name)
         if q is None:
             return Decimal(0)
-        return -size * self._short_margin(q)
-
-    def _short_margin(self, q: PaperQuote) -> Decimal:
-        underlying = Decimal(f"{q.forward:.4f}")
-        strike = Decimal(q.listing.strike)
-        otm = underlying - strike if q.listing.option_type == "put" else strike - underlying
-        base = max(Decimal("0.15") - max(otm, Decimal(0)) / underlying, Decimal("0.1"))
-        return base + q.mark
+        return -size * short_margin(q)
 
     def order_margin(self, legs: list[dict[str, Any]], amount: int, now: datetime) -> Decimal:
         """Initial margin of an order (ETH): standard per short leg, or the spread's max loss."""
@@ -220,7 +181,7 @@ class PaperExchange:
         total = Decimal(0)
         for q, direction in quotes:
             if q is not None and direction == "sell":
-                total += self._short_margin(q) * amount
+                total += short_margin(q) * amount
         return total
 
     def account_summary(self, now: datetime) -> dict[str, Any]:
@@ -423,11 +384,7 @@ class PaperExchange:
         if prices is None:
             return []
         limit = Decimal(row["price"])
-        share = Decimal(str(self.cfg.price_improvement))
-        if row["side"] == "sell":
-            fills = limit <= prices.touch + share * (prices.mid - prices.touch)
-        else:
-            fills = limit >= prices.touch - share * (prices.touch - prices.mid)
+        fills = crosses(limit, prices, row["side"], Decimal(str(self.cfg.price_improvement)))
         remaining = int(row["amount"]) - int(row["filled_amount"])
         qty = min(remaining, int(prices.top_amount))
         if not fills or qty < 1:
@@ -442,25 +399,8 @@ class PaperExchange:
         qty: int,
         now: datetime,
     ) -> list[dict[str, Any]]:
-        # the cheaper leg trades at its touch, the other at whatever makes the combo's price
-        cheap = min(range(len(quotes)), key=lambda i: quotes[i][0].mark)
-        leg_prices: dict[int, Decimal] = {}
-        q_cheap, dir_cheap = quotes[cheap]
-        leg_prices[cheap] = (q_cheap.bid if dir_cheap == "sell" else q_cheap.ask) or q_cheap.mark
-        signed = {"sell": 1, "buy": -1}
-        credit_sign = 1 if row["side"] == "sell" else -1
-        for i, (_, direction) in enumerate(quotes):
-            if i == cheap:
-                continue
-            others = sum(
-                signed[d] * leg_prices[j] for j, (_, d) in enumerate(quotes) if j in leg_prices
-            )
-            # credit_sign * limit = sum(sign * price) over legs
-            leg_prices[i] = (credit_sign * limit - others) * signed[direction]
-        fees = [leg_fee(leg_prices[i], self.fees) * qty for i in range(len(quotes))]
-        if self.fees.combo_single_leg_fee and len({d for _, d in quotes}) > 1:
-            dearest = max(range(len(fees)), key=lambda i: fees[i])
-            fees = [f if i == dearest else Decimal(0) for i, f in enumerate(fees)]
+        leg_prices = split_price(quotes, row["side"], limit)
+        fees = combo_fees(leg_prices, [d for _, d in quotes], qty, self.fees)
         trades = []
         cash_delta = Decimal(0)
         for i, (q, direction) in enumerate(quotes):
@@ -537,19 +477,8 @@ class PaperExchange:
             if listing is None or listing.expiry > now:
                 continue
             delivery = Decimal(f"{self.market.state(listing.expiry).index:.2f}")
-            strike = Decimal(listing.strike)
-            intrinsic = (
-                max(delivery - strike, Decimal(0))
-                if listing.option_type == "call"
-                else max(strike - delivery, Decimal(0))
-            )
-            payoff = intrinsic / delivery
             size = Decimal(row["size"])
-            fee = Decimal(0)
-            if intrinsic > 0:
-                share = self.fees.delivery_fee_pct / 100
-                cap = Decimal(str(self.fees.option_fee_cap_pct)) / 100 * payoff
-                fee = min(share, cap) * abs(size)
+            payoff, fee = settlement(listing, delivery, size, self.fees)
             cash = Decimal(self._account()["cash_eth"]) + size * payoff - fee
             self.conn.execute("UPDATE account SET cash_eth = ?", (str(cash),))
             self.conn.execute(

@@ -1,0 +1,67 @@
+"""The paper venue's trading rules: a fill's leg prices add up to the order's limit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from bite.config.schema import FeesConfig
+from bite.paper.chain import Chain, PaperQuote
+from bite.paper.fills import combo_fees, combo_prices, crosses, split_price
+from bite.paper.market import SyntheticMarket
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+CHAIN = Chain(SyntheticMarket(7).state(datetime(2026, 3, 2, 14, tzinfo=UTC)), 7)
+PUTS = sorted(
+    (q for q in CHAIN.all_quotes() if q.listing.option_type == "put" and q.bid is not None),
+    key=lambda q: (q.listing.expiry, q.listing.strike),
+)
+
+
+def spread(i: int) -> list[tuple[PaperQuote, str]]:
+    """A bull put on one expiry: sell the higher strike, buy the next one down."""
+    short = PUTS[i]
+    lower = [q for q in PUTS if q.listing.expiry == short.listing.expiry]
+    below = [q for q in lower if q.listing.strike < short.listing.strike]
+    long = below[-1] if below else lower[0]
+    return [(short, "sell"), (long, "buy")]
+
+
+@settings(max_examples=60)
+@given(
+    i=st.integers(min_value=0, max_value=len(PUTS) - 1),
+    side=st.sampled_from(["sell", "buy"]),
+    limit=st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("0.05"), places=4),
+)
+def test_the_legs_prices_sum_to_the_limit(i: int, side: str, limit: Decimal) -> None:
+    quotes = (
+        spread(i)
+        if side == "sell"
+        else [(q, "buy" if d == "sell" else "sell") for q, d in spread(i)]
+    )
+    prices = split_price(quotes, side, limit)
+    signed = sum((p if d == "sell" else -p) for p, (_, d) in zip(prices, quotes, strict=True))
+    assert signed == (limit if side == "sell" else -limit)
+
+
+def test_a_credit_crosses_up_to_its_share_of_the_way_to_mid() -> None:
+    quotes = spread(len(PUTS) // 2)
+    book = combo_prices(quotes, "sell")
+    assert book is not None
+    half = Decimal("0.5")
+    edge = book.touch + half * (book.mid - book.touch)
+    assert crosses(edge, book, "sell", half)
+    assert not crosses(edge + Decimal("0.0001"), book, "sell", half)
+
+
+def test_a_combo_pays_only_its_dearer_legs_fee() -> None:
+    fees = combo_fees([Decimal("0.02"), Decimal("0.01")], ["sell", "buy"], 3, FeesConfig())
+    assert fees[1] == 0 and fees[0] > 0
+    both = combo_fees(
+        [Decimal("0.02"), Decimal("0.01")],
+        ["sell", "buy"],
+        3,
+        FeesConfig(combo_single_leg_fee=False),
+    )
+    assert all(f > 0 for f in both)
