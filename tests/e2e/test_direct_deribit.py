@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.deribit_server import FakeDeribit, deribit_server
+from tests.e2e.virtual_job import run_job
 from tests.integration.cli_support import ROOT, bite
 from tests.integration.test_paper_http import paper_server
 from tests.support import FIXTURES
@@ -271,8 +272,14 @@ def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
     assert not [c for c in trade.calls if c.startswith("private/") and "get_" not in c]
 
 
+# a Monday afternoon, outside Deribit's settlement window (the jobs that send orders
+# run on this virtual clock: outside paper, CERBERO_BITE_NOW is refused)
+TRADING_TIME = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
+CREDENTIALS = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
+
+
 def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the venue opens the combo book the other way round and files the leg fills under
     # the combo id only: the entry, its monitoring and its close must still be booked
@@ -280,9 +287,11 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
     server_cfg = (
         f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
     )
-    venue = FakeDeribit(datetime.now(UTC))
-    env = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
-    state = tmp_path / "data" / "state.sqlite"
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    venue = FakeDeribit(TRADING_TIME)
+    data_dir = tmp_path / "data"
+    state = data_dir / "state.sqlite"
 
     def query(sql: str) -> list[tuple[Any, ...]]:
         with sqlite3.connect(state) as db:
@@ -290,13 +299,11 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
 
     with paper_server(tmp_path, server_cfg) as port, deribit_server(venue) as url:
         path = config(tmp_path, url, url, port)
-        data = ["--config", str(path), "--data-dir", str(tmp_path / "data")]
+        data = ["--config", str(path), "--data-dir", str(data_dir)]
         assert bite("config", "approve", "--yes", *data).returncode == 0
 
-        done = bite("entry-run", "--json", *data, env=env)
-        assert done.returncode == 0, done.stderr
-        out = json.loads(done.stdout)
-        assert out["status"] == "entered", (out["reasons"], out.get("order"))
+        out = run_job("entry-run", path, data_dir, TRADING_TIME)
+        assert (out["exit_code"], out["status"]) == (0, "entered"), out
         n = out["proposal"]["contracts"]
         short = out["proposal"]["short"]["instrument_name"]
         long = out["proposal"]["long"]["instrument_name"]
@@ -313,9 +320,8 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
         assert venue.positions == {short: -n, long: n}
 
         # the next monitor run manages it through the same connector
-        monitor = bite("monitor-run", "--json", *data, env=env)
-        assert monitor.returncode == 0, monitor.stderr
-        managed = json.loads(monitor.stdout)
+        venue.now = TRADING_TIME + timedelta(hours=12)  # the venue's quotes are fresh
+        managed = run_job("monitor-run", path, data_dir, venue.now)
         assert [(p["position_id"], p["action"]) for p in managed["positions"]] == [
             (out["proposal"]["proposal_id"], "HOLD")
         ]
@@ -325,9 +331,9 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
             "exit:\n  time_exit_hours: 1000\n", encoding="utf-8"
         )
         assert bite("config", "approve", "--yes", *data).returncode == 0
-        close = bite("monitor-run", "--json", *data, env=env)
-    assert close.returncode == 0, close.stderr
-    closed = json.loads(close.stdout)
+        venue.now = TRADING_TIME + timedelta(hours=24)
+        closed = run_job("monitor-run", path, data_dir, venue.now)
+    assert closed["exit_code"] == 0, closed
     assert (closed["status"], closed["positions"][0]["action"]) == ("closed", "CLOSE_TIME")
     assert [c for c in venue.calls if c in ("private/buy", "private/sell")] == [
         "private/sell",  # the book points the other way: the credit spread is sold
@@ -339,7 +345,7 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
     assert (status, len(query("SELECT * FROM fills"))) == ("closed", 4)
     assert float(fees) == pytest.approx(4 * 0.0003 * n)
     assert float(pnl) == pytest.approx(n * (credit - debit) - float(fees), abs=1e-9)
-    assert bite("audit", "verify", "--data-dir", str(tmp_path / "data")).returncode == 0
+    assert bite("audit", "verify", "--data-dir", str(data_dir)).returncode == 0
 
 
 def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
@@ -352,17 +358,18 @@ def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
     server_cfg = (
         f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
     )
-    venue = FakeDeribit(datetime.now(UTC))
+    venue = FakeDeribit(TRADING_TIME)
     venue.hold_answers = threading.Event()
-    env = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
+    data_dir = tmp_path / "data"
     with paper_server(tmp_path, server_cfg) as port, deribit_server(venue) as url:
         path = config(tmp_path, url, url, port)
-        data = ["--config", str(path), "--data-dir", str(tmp_path / "data")]
+        data = ["--config", str(path), "--data-dir", str(data_dir)]
         assert bite("config", "approve", "--yes", *data).returncode == 0
         full = {k: v for k, v in os.environ.items() if not k.startswith("CERBERO_BITE_")}
+        args = ["entry-run", str(path), str(data_dir), TRADING_TIME.isoformat()]
         job = subprocess.Popen(
-            [sys.executable, "-m", "bite", "entry-run", "--json", *data],
-            env={**full, **env},
+            [sys.executable, "-m", "tests.e2e.virtual_job", *args],
+            env={**full, **CREDENTIALS},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -375,15 +382,17 @@ def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
             venue.hold_answers.set()
             if job.poll() is None:
                 job.kill()
-        with sqlite3.connect(tmp_path / "data" / "state.sqlite") as db:
+            job.wait(10)  # reaped whatever happened
+        with sqlite3.connect(data_dir / "state.sqlite") as db:
             assert db.execute("SELECT status FROM positions").fetchall() == [("awaiting_fill",)]
-        recovered = bite("recover", "--json", *data, env=env)
-        again = bite("recover", "--json", *data, env=env)
+        # recover sends nothing (cancels never wait): the CLI on the wall clock
+        recovered = bite("recover", "--json", *data, env=CREDENTIALS)
+        again = bite("recover", "--json", *data, env=CREDENTIALS)
     assert recovered.returncode == 0, recovered.stderr
     assert again.returncode == 0, again.stderr
     [order] = venue.orders.values()
     n = int(order["filled_amount"])
-    with sqlite3.connect(tmp_path / "data" / "state.sqlite") as db:
+    with sqlite3.connect(data_dir / "state.sqlite") as db:
         [(status, contracts, credit)] = db.execute(
             "SELECT status, contracts, entry_credit_eth FROM positions"
         ).fetchall()
@@ -391,4 +400,4 @@ def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
     assert (status, contracts, legs) == ("open", n, 2)
     assert float(credit) == float(order["price"])  # sold the other-way book at +credit
     assert [c for c in venue.calls if c in ("private/buy", "private/sell")] == ["private/sell"]
-    assert bite("audit", "verify", "--data-dir", str(tmp_path / "data")).returncode == 0
+    assert bite("audit", "verify", "--data-dir", str(data_dir)).returncode == 0
