@@ -12,7 +12,7 @@ import csv
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -261,41 +261,50 @@ class FakeDeribit:
 
 
 @contextmanager
-def deribit_server(fake: FakeDeribit) -> Iterator[str]:
-    """Serve ``fake`` on a free port of 127.0.0.1; yield the API base URL."""
+def local_server(answer: Callable[[str, bytes], bytes]) -> Iterator[str]:
+    """Serve ``answer(path, body)`` to every GET and POST on 127.0.0.1; yield the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-        def do_POST(self) -> None:
-            method = self.path.split("/api/v2/", 1)[-1]
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-            try:
-                envelope: dict[str, Any] = {
-                    "jsonrpc": "2.0",
-                    "id": body.get("id"),
-                    "result": fake.answer(method, body.get("params", {})),
-                }
-            except KeyError:
-                envelope = {
-                    "jsonrpc": "2.0",
-                    "id": body.get("id"),
-                    "error": {"code": 13020, "message": "not_found"},
-                }
-            envelope["testnet"] = fake.testnet
-            data = json.dumps(envelope).encode()
+        def _reply(self, body: bytes) -> None:
+            data = answer(self.path, body)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
 
+        def do_GET(self) -> None:
+            self._reply(b"")
+
+        def do_POST(self) -> None:
+            self._reply(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/api/v2"
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def deribit_server(fake: FakeDeribit) -> Iterator[str]:
+    """Serve ``fake`` as JSON-RPC on a free port of 127.0.0.1; yield the API base URL."""
+
+    def answer(path: str, raw: bytes) -> bytes:
+        body = json.loads(raw)
+        envelope: dict[str, Any] = {"jsonrpc": "2.0", "id": body.get("id")}
+        try:
+            envelope["result"] = fake.answer(path.split("/api/v2/", 1)[-1], body.get("params", {}))
+        except KeyError:
+            envelope["error"] = {"code": 13020, "message": "not_found"}
+        envelope["testnet"] = fake.testnet
+        return json.dumps(envelope).encode()
+
+    with local_server(answer) as base:
+        yield f"{base}/api/v2"

@@ -9,16 +9,13 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.deribit_server import FakeDeribit, deribit_server
+from tests.e2e.deribit_server import FakeDeribit, deribit_server, local_server
 from tests.e2e.virtual_job import run_job
 from tests.integration.cli_support import ROOT, bite
 from tests.integration.test_paper_http import paper_server
@@ -116,37 +113,6 @@ def test_a_trading_endpoint_in_another_environment_stops_before_anything_private
         bite("kill-switch", "status", "--json", "--data-dir", str(tmp_path / "data")).stdout
     )
     assert (status["armed"], status["reasons"]) == (True, ["environment_mismatch"])
-
-
-@contextmanager
-def local_server(answer: Callable[[str, bytes], bytes]) -> Iterator[str]:
-    """Serve ``answer(path, body)`` to every GET and POST on 127.0.0.1; yield the base URL."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-        def _reply(self, body: bytes) -> None:
-            data = answer(self.path, body)
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def do_GET(self) -> None:
-            self._reply(b"")
-
-        def do_POST(self) -> None:
-            self._reply(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def todays_rates(path: str, body: bytes) -> bytes:
