@@ -164,22 +164,24 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
 
     async def _active_combo(self, trades: list[dict[str, Any]]) -> dict[str, Any]:
         """``private/create_combo``, created again once if the book is inactive or refused."""
-        for attempt in (1, 2):
-            try:
-                combo = (await self.rpc.call("private/create_combo", {"trades": trades})).result
-            except RpcError as exc:
-                if exc.code not in COMBO_UNAVAILABLE or attempt == 2:
-                    raise
-                log.warning("combo refused (%s %s): creating it once more", exc.code, exc.message)
-                continue
-            if combo.get("state") in (None, "active"):
-                return dict(combo)
-            if attempt == 2:
-                break
-            log.warning(
-                "combo %s is %s: creating it once more", combo.get("id"), combo.get("state")
-            )
-        raise RpcError("private/create_combo", 13036, f"combo {combo.get('id')} inactive")
+        combo = await self._create_combo(trades) or await self._create_combo(trades)
+        if combo is None:
+            raise RpcError("private/create_combo", 13036, "no active combo book after two tries")
+        return combo
+
+    async def _create_combo(self, trades: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The combo book, or None when the venue refuses it or hands back an inactive one."""
+        try:
+            combo = (await self.rpc.call("private/create_combo", {"trades": trades})).result
+        except RpcError as exc:
+            if exc.code not in COMBO_UNAVAILABLE:
+                raise
+            log.warning("combo refused: %s %s", exc.code, exc.message)
+            return None
+        if combo.get("state") not in (None, "active"):
+            log.warning("combo %s is %s", combo.get("id"), combo.get("state"))
+            return None
+        return dict(combo)
 
     async def _tool_place_combo_order(self, args: dict[str, Any]) -> Any:
         wanted = {str(leg["instrument_name"]): str(leg["direction"]) for leg in args["legs"]}
