@@ -209,8 +209,8 @@ def open_clients(
         mounts[direct_base("deribit")] = deribit_direct(cfg, inner, env)
     public_direct = [
         name
-        for name in ("hyperliquid", "macro", "sentiment")
-        if getattr(cfg.services, name).transport == "direct"
+        for name in SERVICE_NAMES
+        if name != "deribit" and getattr(cfg.services, name).transport == "direct"
     ]
     if cfg.execution.environment != "paper" and public_direct:
         inner_public = httpx.AsyncClient(transport=transport)

@@ -32,8 +32,12 @@ def iso_to_time(value: Any, tool: str, name: str, service: str = SERVICE) -> dat
 class CalendarHorizon:
     """How far the operator's calendar file reaches: its last event, and each name's."""
 
-    last_event: datetime | None
     last_by_name: dict[str, datetime]
+
+    @property
+    def last_event(self) -> datetime | None:
+        """The file's last event of any kind."""
+        return max(self.last_by_name.values(), default=None)
 
 
 @dataclass(frozen=True)
@@ -111,17 +115,15 @@ class MacroClient:
         try:
             r = await self.http.call(SERVICE, "calendar_horizon", {})
         except McpProtocolError:
-            return CalendarHorizon(None, {})
+            return CalendarHorizon({})
         if not isinstance(r, Mapping):
             raise McpProtocolError(SERVICE, "calendar_horizon", "answer is not an object")
-        last = r.get("last_event")
         by_name = r.get("last_by_name") or {}
         if not isinstance(by_name, Mapping):
             raise McpProtocolError(SERVICE, "calendar_horizon", "last_by_name is not an object")
         return CalendarHorizon(
-            None if last is None else iso_to_time(last, "calendar_horizon", "last_event"),
             {
                 str(name): iso_to_time(when, "calendar_horizon", "last_by_name")
                 for name, when in by_name.items()
-            },
+            }
         )

@@ -261,10 +261,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
 
     async def _macro_calendar_horizon(self, args: dict[str, Any]) -> Any:
         events = self._events()  # sorted by time: the last of each name wins
-        return {
-            "last_event": iso_z(events[-1].time) if events else None,
-            "last_by_name": {e.name: iso_z(e.time) for e in events},
-        }
+        return {"last_by_name": {e.name: iso_z(e.time) for e in events}}
 
     async def _sentiment_fear_greed(self, args: dict[str, Any]) -> Any:
         body = await self._get(self.fear_greed_url, {"limit": 1})
