@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from bite.clients._exceptions import McpProtocolError
+from bite.clients._exceptions import McpProtocolError, McpRequestError, McpUnavailableError
 from bite.clients.direct.public_sources import ECB, FEAR_GREED, HYPERLIQUID, read_calendar
 from bite.clock import VirtualClock
 from bite.config.schema import StrategyConfig
@@ -249,6 +249,40 @@ def test_an_asset_price_is_the_deribit_index(httpx_mock: HTTPXMock, tmp_path: Pa
     price, when = run(cfg(tmp_path), tmp_path, body)
     assert price == Decimal("2771.43")
     assert when == datetime.fromtimestamp(1795602600, tz=UTC)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "asked"),
+    [(503, McpUnavailableError, 2), (429, McpUnavailableError, 2), (404, McpRequestError, 1)],
+)
+def test_a_source_that_fails_over_http_maps_onto_the_error_tree(
+    httpx_mock: HTTPXMock, tmp_path: Path, status: int, error: type[Exception], asked: int
+) -> None:
+    # an outage or a rate limit is unavailability (a read: retried once here), anything
+    # else a refused request
+    httpx_mock.add_response(url=ECB, status_code=status, is_reusable=True)
+
+    async def body(c: Clients) -> Any:
+        return await c.macro.eur_usd()
+
+    with pytest.raises(error):
+        run(cfg(tmp_path), tmp_path, body)
+    assert len(httpx_mock.get_requests()) == asked
+
+
+def test_a_deribit_index_answer_out_of_shape_is_a_protocol_error(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    httpx_mock.add_response(
+        url="https://www.deribit.com/api/v2/public/get_index_price?index_name=eth_usd",
+        json={"jsonrpc": "2.0", "result": {"estimated_delivery_price": 2771.43}},
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.macro.asset_price("ETH")
+
+    with pytest.raises(McpProtocolError):
+        run(cfg(tmp_path), tmp_path, body)
 
 
 def test_fear_greed_comes_from_alternative_me(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
