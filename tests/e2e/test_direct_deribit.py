@@ -199,10 +199,12 @@ def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
         for case, events in {
             "gap": event("US CPI", 10) + event("FOMC", 60),  # CPI ends within 30 days
             "stale": event("US CPI", 10) + event("FOMC", 20),  # nothing beyond 30 days
+            "missing": None,  # no calendar file where the config says
         }.items():
             work = tmp_path / case
             work.mkdir()
-            (work / "calendar.yaml").write_text("events:\n" + events, encoding="utf-8")
+            if events is not None:
+                (work / "calendar.yaml").write_text("events:\n" + events, encoding="utf-8")
             path = config(work, url, url, port)
             text = path.read_text(encoding="utf-8").replace(
                 f"  macro:\n    url: http://127.0.0.1:{port}/macro",
@@ -231,9 +233,10 @@ def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(
     reasons, alerts = results["gap"]
     assert ("MEDIUM", "calendar_gap:US CPI") in alerts
     assert "calendar_stale" not in reasons
-    reasons, alerts = results["stale"]
-    assert ("MEDIUM", "calendar_stale") in alerts
-    assert "calendar_stale" in reasons
+    for case in ("stale", "missing"):
+        reasons, alerts = results[case]
+        assert ("MEDIUM", "calendar_stale") in alerts, case
+        assert "calendar_stale" in reasons, case
     assert "kill_switch_armed" in reasons
     assert not [c for c in trade.calls if c.startswith("private/") and "get_" not in c]
 
