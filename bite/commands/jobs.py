@@ -37,16 +37,13 @@ def entry_run(
 ) -> None:
     """One entry cycle: validate, pick strikes, size, and work the order through its ladder."""
     from bite.jobs.entry import run_entry_cycle
+    from bite.jobs.runner import cycle_of
     from bite.reporting.tables import print_entry
-
-    async def cycle(run: Any) -> tuple[str, list[str], dict[str, Any]]:
-        outcome = await run_entry_cycle(run)
-        return outcome.status, outcome.reasons, outcome.to_json()
 
     _run_job(
         "entry-run",
         "entry",
-        cycle,
+        cycle_of(run_entry_cycle),
         dry_run=dry_run,
         config=config,
         data_dir=data_dir,
@@ -69,16 +66,13 @@ def monitor_run(
 ) -> None:
     """One exit decision per open position; closes what a rule says to close."""
     from bite.jobs.monitor import run_monitor_cycle
+    from bite.jobs.runner import cycle_of
     from bite.reporting.tables import print_monitor
-
-    async def cycle(run: Any) -> tuple[str, list[str], dict[str, Any]]:
-        outcome = await run_monitor_cycle(run)
-        return outcome.status, outcome.reasons, outcome.to_json()
 
     _run_job(
         "monitor-run",
         "monitor",
-        cycle,
+        cycle_of(run_monitor_cycle),
         dry_run=dry_run,
         config=config,
         data_dir=data_dir,

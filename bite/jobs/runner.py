@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bite.clients._exceptions import McpAuthError, McpError
 from bite.clock import Clock
@@ -58,6 +58,28 @@ class JobResult:
 
 
 Cycle = Callable[[Run], Awaitable[tuple[str, list[str], dict[str, Any]]]]
+
+
+class Outcome(Protocol):
+    """What a trading cycle decided: ``EntryOutcome``, ``MonitorOutcome``."""
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def reasons(self) -> list[str]: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+def cycle_of(step: Callable[[Run], Awaitable[Outcome]]) -> Cycle:
+    """A trading cycle as the runner calls it: status, reasons and the report's fields."""
+
+    async def cycle(run: Run) -> tuple[str, list[str], dict[str, Any]]:
+        outcome = await step(run)
+        return outcome.status, outcome.reasons, outcome.to_json()
+
+    return cycle
 
 
 async def execute(

@@ -19,18 +19,8 @@ from typing import Any
 from bite.clock import VirtualClock
 from bite.jobs.entry import run_entry_cycle
 from bite.jobs.monitor import run_monitor_cycle
-from bite.jobs.runner import JobResult, execute, recovery_step
+from bite.jobs.runner import JobResult, cycle_of, execute, recovery_step
 from bite.safety.config_approval import Job
-
-
-async def _entry(run: Any) -> tuple[str, list[str], dict[str, Any]]:
-    outcome = await run_entry_cycle(run)
-    return outcome.status, outcome.reasons, outcome.to_json()
-
-
-async def _monitor(run: Any) -> tuple[str, list[str], dict[str, Any]]:
-    outcome = await run_monitor_cycle(run)
-    return outcome.status, outcome.reasons, outcome.to_json()
 
 
 def run_job(job: str, config: Path, data_dir: Path, now: datetime) -> dict[str, Any]:
@@ -41,7 +31,7 @@ def run_job(job: str, config: Path, data_dir: Path, now: datetime) -> dict[str, 
         execute(
             job,
             approval,
-            _entry if entry else _monitor,
+            cycle_of(run_entry_cycle if entry else run_monitor_cycle),
             config_path=config,
             data_dir=data_dir,
             clock=VirtualClock(now),
