@@ -138,6 +138,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
         self.user_address = user_address
         self.calendar_file = calendar_file
         self._ecb: tuple[float, date] | None = None
+        self._calendar: list[MacroEvent] | None = None
         self._no_address_said = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -168,7 +169,7 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
             await self._post_info({"type": "meta"})
         elif service == "macro":
             if self.calendar_file is not None:
-                read_calendar(self.calendar_file)
+                self._events()
             await self._ecb_rate()
         elif service == "sentiment":
             await self._get(self.fear_greed_url, {"limit": 1})
@@ -245,9 +246,12 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
         return {"symbol": symbol, "price_usd": price, "time": iso_z(stamp)}
 
     def _events(self) -> list[MacroEvent]:
+        """The calendar file, read once per run (a job asks for it more than once)."""
         if self.calendar_file is None:
             raise SourceError("services.macro.calendar_file is not set")
-        return read_calendar(self.calendar_file)
+        if self._calendar is None:
+            self._calendar = read_calendar(self.calendar_file)
+        return self._calendar
 
     async def _macro_calendar(self, args: dict[str, Any]) -> Any:
         start = datetime.fromisoformat(str(args["from"]).replace("Z", "+00:00"))

@@ -362,3 +362,20 @@ def test_a_calendar_ending_within_30_days_is_stale() -> None:
     stale = good_entry_context(calendar_horizon=good_entry_context().now + timedelta(days=20))
     assert "calendar_stale" not in validate_entry(fresh, base).reasons
     assert "calendar_stale" in validate_entry(stale, base).reasons
+
+
+def test_a_run_reads_the_calendar_file_once(tmp_path: Path) -> None:
+    calendar = tmp_path / "calendar.yaml"
+    calendar.write_text(
+        "events:\n  - {name: FOMC, time: '2026-12-09T19:00:00Z', impact: high}\n",
+        encoding="utf-8",
+    )
+
+    async def body(c: Clients) -> Any:
+        events = await c.macro.calendar(NOW, NOW + timedelta(days=30), "high")
+        calendar.unlink()  # read already: the run's later questions need no second read
+        return events, await c.macro.calendar_horizon()
+
+    events, horizon = run(cfg(tmp_path, str(calendar)), tmp_path, body)
+    assert [e.name for e in events] == ["FOMC"]
+    assert horizon.last_event == datetime(2026, 12, 9, 19, tzinfo=UTC)
