@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from bite.config.schema import SECRET_FIELDS, CrossFieldError, StrategyConfig
 from bite.errors import ConfigError
 
 LOCAL_NAME = "strategy.local.yaml"
+MAX_CONFIG_BYTES = 1_000_000  # strategy.yaml is ~10 KB; anything near this is not a config
 REDACTED = "***"
 _BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,12 +65,23 @@ def local_path_for(path: Path) -> Path:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():
+        raise ConfigError(str(path), [("", "not a regular file")])
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()[: MAX_CONFIG_BYTES + 1]
     except FileNotFoundError:
         raise ConfigError(str(path), [("", "file not found")]) from None
     except OSError as exc:
         raise ConfigError(str(path), [("", f"cannot read: {exc.strerror}")]) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(str(path), [("", f"larger than {MAX_CONFIG_BYTES} bytes")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            str(path), [("", f"not UTF-8 text (byte {exc.start + 1}, line {line})")]
+        ) from None
     try:
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C when available
     except yaml.MarkedYAMLError as exc:
@@ -81,7 +95,22 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), [("", "the top level must be a mapping of sections")])
+    problems = list(_non_finite(data, ""))
+    if problems:
+        raise ConfigError(str(path), problems)
     return data
+
+
+def _non_finite(node: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every ``.inf``/``.nan`` in the raw YAML, anywhere (a hash cannot hold one)."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield where, f"must be a finite number (got {node})"
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _non_finite(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _non_finite(value, f"{where}[{index}]")
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -117,7 +146,10 @@ def _problems(exc: ValidationError) -> list[tuple[str, str]]:
         elif error["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against strategy.yaml)"
         message = message.removeprefix("Value error, ")
-        if "input" in error and error["type"] not in ("extra_forbidden", "missing"):
+        secret = ".".join(loc) in SECRET_FIELDS
+        if secret:
+            message = f"{message} (the value is a secret and is not shown)"
+        elif "input" in error and error["type"] not in ("extra_forbidden", "missing"):
             shown = error["input"]
             if not isinstance(shown, dict | list):
                 message = f"{message} (got {shown!r})"
@@ -181,11 +213,15 @@ def _load(path: Path) -> LoadedConfig:
         local_file=local if local_data is not None else None,
         local_data=local_data,
     )
+    try:
+        digest = config_hash(config)
+    except (ValueError, TypeError) as exc:  # a value JSON cannot hold, e.g. in paper.faults
+        raise ConfigError(str(path), [("", f"cannot be hashed: {exc}")]) from None
     return LoadedConfig(
         config=config,
         path=path,
         local_path=local if local_data is not None else None,
-        hash=config_hash(config),
+        hash=digest,
     )
 
 

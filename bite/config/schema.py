@@ -8,7 +8,7 @@ hard-coded.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -31,10 +31,37 @@ class CrossFieldError(ValueError):
         self.field = field
 
 
-class Section(BaseModel):
-    """Base of every config section: frozen, unknown keys refused."""
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type admits ``true``/``false`` (``Any`` does)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_takes_bool(arg) for arg in get_args(annotation))
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+class Section(BaseModel):
+    """Base of every config section: frozen, unknown keys refused, numbers finite.
+
+    YAML reads ``true`` as a bool and pydantic would take it as the number 1: a
+    number field given ``true``/``false`` is refused, naming the field.
+    """
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_bool_for_a_number(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for name, value in data.items():
+            field = cls.model_fields.get(name) if isinstance(name, str) else None
+            if field is None or _takes_bool(field.annotation):
+                continue
+            items = value if isinstance(value, list | tuple) else [value]
+            if any(isinstance(item, bool) for item in items):
+                raise CrossFieldError(name, "must be a value of its type, not true/false")
+        return data
 
 
 class ExecutionConfig(Section):

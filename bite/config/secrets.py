@@ -25,6 +25,7 @@ SECRET_NAMES: tuple[str, ...] = (
 )
 MANAGED_DIRS_ENV = "CREDENTIALS_DIRECTORY"
 DOCKER_SECRETS = Path("/run/secrets")
+MAX_SECRET_BYTES = 64 * 1024
 
 
 def _managed(path: Path, environ: Mapping[str, str]) -> bool:
@@ -49,6 +50,10 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
         info = path.stat()
     except OSError as exc:
         raise ConfigError(str(path), [(f"{name}_FILE", f"cannot read: {exc.strerror}")]) from None
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the job forever
+        raise ConfigError(str(path), [(f"{name}_FILE", "not a regular file")])
+    if info.st_size > MAX_SECRET_BYTES:
+        raise ConfigError(str(path), [(f"{name}_FILE", f"larger than {MAX_SECRET_BYTES} bytes")])
     mode = stat.S_IMODE(info.st_mode)
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
         raise ConfigError(
@@ -59,9 +64,11 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
             str(path), [(f"{name}_FILE", f"readable by others (mode {mode:o}); chmod 600 it")]
         )
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        text = path.read_bytes()[:MAX_SECRET_BYTES].decode("utf-8").strip()
     except OSError as exc:
         raise ConfigError(str(path), [(f"{name}_FILE", f"cannot read: {exc.strerror}")]) from None
+    except UnicodeDecodeError:  # the message names the file, never the bytes
+        raise ConfigError(str(path), [(f"{name}_FILE", "not UTF-8 text")]) from None
     return text or None
 
 
