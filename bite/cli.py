@@ -5,27 +5,49 @@ Typer app; heavy modules are imported inside the commands that need them, so
 ``bite --version`` and ``bite --help`` start fast. Options are written after the
 command's name: ``bite kill-switch status --data-dir X --json``.
 
-Exit codes: 0 done (any decision) · 1 internal error · 2 usage or configuration
-· 3 job lock not acquired · 4 integrity check failed · 75 broker unavailable.
+:func:`main` is the last line of defence: a usage error, a failure a command did
+not map and a bug all end in their exit code and one line (``bite.errors``), and
+with ``--json`` in one JSON object, never in a bare traceback on the terminal.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 import typer
 
 from bite.commands import config, jobs, market, safety, views  # noqa: F401 - they register
-from bite.commands._shared import app
-from bite.errors import BiteError
+from bite.commands._shared import _emit, app, report_failure
+from bite.errors import ExitCode
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
+
+
+def run(args: Sequence[str]) -> int:
+    """Run the CLI on ``args`` and return the exit code."""
+    as_json = "--json" in args
+    try:
+        result = app(args=list(args), standalone_mode=False, prog_name="bite")
+    except typer.TyperException as exc:  # the command line itself: unknown option, bad value
+        if as_json:
+            _emit({"exit_code": int(ExitCode.USAGE), "error": exc.format_message()})
+        elif hasattr(exc, "show"):
+            exc.show()  # click's usage line and the error
+        else:
+            typer.echo(f"bite: {exc.format_message()}", err=True)
+        return int(ExitCode.USAGE)
+    except typer.Abort:
+        typer.echo("bite: aborted", err=True)
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        typer.echo("bite: interrupted", err=True)
+        return 130
+    except Exception as exc:
+        return report_failure(exc, as_json)
+    return result if isinstance(result, int) else 0
 
 
 def main() -> None:
     """Entry point of the ``bite`` script."""
-    try:
-        app()
-    except BiteError as exc:  # a command that did not map its own error
-        typer.echo(f"bite: {exc}", err=True)
-        sys.exit(int(exc.exit_code))
+    sys.exit(run(sys.argv[1:]))

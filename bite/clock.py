@@ -13,6 +13,8 @@ from typing import Protocol
 from bite.errors import UsageError
 
 NOW_ENV = "CERBERO_BITE_NOW"
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # a virtual clock runs within these
+LATEST = datetime(2199, 12, 31, tzinfo=UTC)
 
 
 class Clock(Protocol):
@@ -77,7 +79,13 @@ def parse_instant(text: str) -> datetime:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageError(f"{NOW_ENV}: not an ISO-8601 time: {text!r}") from None
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    value = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST <= value <= LATEST:  # expiries and windows are computed days ahead
+        raise UsageError(
+            f"{NOW_ENV}: {text!r} is outside {EARLIEST.year}-{LATEST.year}; "
+            "give a time in that span"
+        )
+    return value
 
 
 def clock_from_env(environ: dict[str, str], environment: str) -> Clock:

@@ -7,9 +7,11 @@ these functions and close it when they exit.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -39,30 +41,49 @@ from bite.paper.market import MarketSource
 from bite.paper.series import build_market
 from bite.paper.service import PaperService
 from bite.paper.transport import PaperTransport
-from bite.safety.audit_log import AuditLog
+from bite.safety.audit_log import AuditLog, BootResult
 from bite.safety.kill_switch import KillSwitch
 from bite.state.db import open_database
 from bite.state.repository import Repository
 
+log = logging.getLogger("bite.context")
 DATA_DIR_ENV = "CERBERO_BITE_DATA_DIR"
 CONFIG_ENV = "CERBERO_BITE_CONFIG"
 STATE_FILE = "state.sqlite"
 
 
-def resolve_data_dir(option: Path | None, environ: Mapping[str, str] | None = None) -> Path:
-    """The data dir: the option, else ``CERBERO_BITE_DATA_DIR``, else ``./data``."""
-    env = os.environ if environ is None else environ
+def _given(option: Path | None, env: Mapping[str, str], name: str, default: str) -> Path:
+    """The option, else the variable, else the default; an empty one is refused.
+
+    ``Path("")`` is the current directory: an empty variable left by a broken unit
+    file would silently point the bot at wherever it was started.
+    """
     if option is not None:
+        if not str(option).strip() or str(option) == ".":
+            raise UsageError(f"an empty path was given for {name}; name a path")
         return option
-    return Path(env.get(DATA_DIR_ENV, "data"))
+    raw = env.get(name, default)
+    if not raw.strip():
+        raise UsageError(f"{name} is set but empty; unset it or name a path")
+    return Path(raw)
+
+
+def resolve_data_dir(option: Path | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The data dir: the option, else ``CERBERO_BITE_DATA_DIR``, else ``./data``.
+
+    A path that exists and is not a directory is refused (exit 2, naming it).
+    """
+    env = os.environ if environ is None else environ
+    path = _given(option, env, DATA_DIR_ENV, "data")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"the data dir {path} exists and is not a directory")
+    return path
 
 
 def resolve_config_path(option: Path | None, environ: Mapping[str, str] | None = None) -> Path:
     """The config file: the option, else ``CERBERO_BITE_CONFIG``, else ``./strategy.yaml``."""
     env = os.environ if environ is None else environ
-    if option is not None:
-        return option
-    return Path(env.get(CONFIG_ENV, "strategy.yaml"))
+    return _given(option, env, CONFIG_ENV, "strategy.yaml")
 
 
 def try_load_config(path: Path) -> LoadedConfig | ConfigError:
@@ -92,9 +113,19 @@ def open_state(data_dir: Path) -> StateContext:
     data_dir.mkdir(parents=True, exist_ok=True)
     repo = Repository(open_database(data_dir / STATE_FILE))
     audit = AuditLog(data_dir, repo, known_secret_values())
-    return StateContext(
-        data_dir=data_dir, repo=repo, audit=audit, kill_switch=KillSwitch(repo, audit)
-    )
+    switch = KillSwitch(repo, audit)
+
+    def chain_reset(result: BootResult, now: datetime) -> None:
+        """An append found the tail off its anchor: the log was set aside; stop trading."""
+        log.critical(
+            "audit log tail did not match its anchor (%s): set aside as %s",
+            result.detail,
+            result.set_aside.name if result.set_aside else "-",
+        )
+        switch.arm("audit_mismatch", "integrity", "audit", now)
+
+    audit.on_reset = chain_reset
+    return StateContext(data_dir=data_dir, repo=repo, audit=audit, kill_switch=switch)
 
 
 # -- services -----------------------------------------------------------------------------

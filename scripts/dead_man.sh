@@ -4,11 +4,13 @@
 # DEAD_MAN_MAX_AGE_MIN (20) minutes, send one Telegram message per outage, and one when it is
 # fresh again. The file's content is never parsed: only its modification time counts.
 # Token and chat id: CERBERO_BITE_TELEGRAM_BOT_TOKEN / _CHAT_ID or their _FILE variables.
-# The token never appears in a process's arguments: curl reads the URL from a config on stdin.
+# Neither the token nor the chat id appears in a process's arguments (`ps` shows those): curl
+# reads the URL and the form fields from a config on stdin.
 set -u
 data_dir=${CERBERO_BITE_DATA_DIR:-./data}
 max_age=${DEAD_MAN_MAX_AGE_MIN:-20}
 heartbeat="$data_dir/heartbeat"
+api=${CERBERO_BITE_TELEGRAM_API:-https://api.telegram.org} # another address only for tests
 state="$data_dir/dead_man.state"
 
 secret() { # name
@@ -29,9 +31,15 @@ send() { # text
         echo "dead_man: no Telegram credentials; would have sent: $1" >&2
         return 0
     fi
-    printf 'url = "https://api.telegram.org/bot%s/sendMessage"\n' "$token" |
-        curl --silent --show-error --max-time 20 --config - \
-            --data-urlencode "chat_id=$chat" --data-urlencode "text=$1" >/dev/null
+    {
+        printf 'url = "%s/bot%s/sendMessage"\n' "$(quoted "$api")" "$(quoted "$token")"
+        printf 'data-urlencode = "chat_id=%s"\n' "$(quoted "$chat")"
+        printf 'data-urlencode = "text=%s"\n' "$(quoted "$1")"
+    } | curl --silent --show-error --max-time 20 --config - >/dev/null
+}
+
+quoted() { # text -> the same text escaped for a double-quoted curl config value
+    printf '%s' "$1" | tr -d '\n\r' | sed 's/\\/\\\\/g; s/"/\\"/g'
 }
 
 host=$(hostname 2>/dev/null || echo host)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from bite.clients._exceptions import McpProtocolError
+from bite.errors import McpProtocolError
 
 
 class Fields:

@@ -18,7 +18,8 @@ from typing import Any
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
 
-from bite.clients._exceptions import (
+from bite.clock import Clock, iso_z
+from bite.errors import (
     McpAuthError,
     McpComboUnavailableError,
     McpError,
@@ -26,7 +27,6 @@ from bite.clients._exceptions import (
     McpRequestError,
     McpUnavailableError,
 )
-from bite.clock import Clock, iso_z
 from bite.log import redact_text
 
 log = logging.getLogger("bite.clients")

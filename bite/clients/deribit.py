@@ -12,7 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpDataAnomalyError, McpProtocolError, McpRequestError
 from bite.clients._fields import Fields
 from bite.clients._http import McpHttp
 from bite.clients.deribit_json import (
@@ -40,6 +39,7 @@ from bite.clock import Clock
 from bite.config.schema import AnomalyConfig
 from bite.core.anomaly import dvol_anomalies, index_anomalies, quote_anomalies
 from bite.core.types import OptionQuote
+from bite.errors import McpDataAnomalyError, McpProtocolError, McpRequestError
 
 log = logging.getLogger("bite.deribit")
 _err = Fields(SERVICE).error

@@ -13,11 +13,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpProtocolError
 from bite.clients._fields import Fields
 from bite.config.schema import AnomalyConfig
 from bite.core.anomaly import quote_anomalies
 from bite.core.types import DailyClose, Greeks, OptionQuote, OptionType, TickSchedule
+from bite.errors import McpProtocolError
 
 SERVICE = "deribit"
 

@@ -8,9 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpProtocolError
 from bite.clients._fields import Fields
 from bite.clients._http import McpHttp
+from bite.errors import McpProtocolError
 
 SERVICE = "hyperliquid"
 _fields = Fields(SERVICE)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpProtocolError
 from bite.clients._fields import Fields
 from bite.clients._http import McpHttp
 from bite.core.types import MacroEvent
+from bite.errors import McpProtocolError
 
 SERVICE = "macro"
 _fields = Fields(SERVICE)

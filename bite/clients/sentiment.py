@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bite.clients._exceptions import McpProtocolError
 from bite.clients._http import McpHttp
 from bite.clients.macro import iso_to_time
+from bite.errors import McpProtocolError
 
 SERVICE = "sentiment"
 

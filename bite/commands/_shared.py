@@ -4,8 +4,9 @@ Heavy modules are imported inside the commands that need them, so ``bite
 --version`` and ``bite --help`` start fast. Options are written after the
 command's name: ``bite kill-switch status --data-dir X --json``.
 
-Exit codes: 0 done (any decision) · 1 internal error · 2 usage or configuration
-· 3 job lock not acquired · 4 integrity check failed · 75 broker unavailable.
+Every failure becomes its exit code through one function, :func:`report_failure`
+(``bite.errors.as_bite_error`` says what a failure means); with ``--json`` it is
+one JSON object with ``exit_code`` and ``error``, on failure too.
 """
 
 from __future__ import annotations
@@ -21,16 +22,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bite import __version__
-from bite.errors import BiteError, ExitCode, UsageError
+from bite.errors import EXIT_CODES_HELP, BiteError, ExitCode, UsageError, as_bite_error
 
 if TYPE_CHECKING:
     from bite.clock import Clock
     from bite.context import StateContext
-
-EXIT_CODES_HELP = (
-    "Exit codes: 0 done (any decision), 1 internal error, 2 usage or configuration error, "
-    "3 job lock not acquired, 4 integrity check failed, 75 broker unavailable (retry later)."
-)
 
 app = typer.Typer(
     name="bite",
@@ -74,8 +70,42 @@ DataDirOption = Annotated[
         show_default=False,
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")]
-LogLevelOption = Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")]
+_JSON_ASKED: list[bool] = [False]
+
+
+def _note_json(value: bool) -> bool:
+    """Remember ``--json`` so that a failure is reported as JSON too."""
+    _JSON_ASKED[0] = _JSON_ASKED[0] or value
+    return value
+
+
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        callback=_note_json,
+        help="One JSON object on stdout (with exit_code and error on failure).",
+    ),
+]
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.upper()
+
+
+LogLevelOption = Annotated[
+    str, typer.Option("--log-level", callback=_check_level, help=", ".join(LOG_LEVELS))
+]
+MAX_LOCK_TIMEOUT_S = 86_400.0
+
+
+def _check_lock_timeout(value: float) -> float:
+    if not 0 <= value <= MAX_LOCK_TIMEOUT_S:  # also refuses nan, which compares false
+        raise typer.BadParameter(f"{value} is not a number of seconds in 0..{MAX_LOCK_TIMEOUT_S:g}")
+    return value
 
 
 def _version(value: bool) -> None:
@@ -100,22 +130,38 @@ def _emit(data: dict[str, Any]) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-@contextmanager
-def _exit_codes() -> Iterator[None]:
-    """Turn bite errors into their exit codes and bugs into exit 1, with a log line."""
-    try:
-        yield
-    except typer.Exit:
-        raise
-    except BiteError as exc:
-        typer.echo(f"bite: {exc}", err=True)
-        raise typer.Exit(int(exc.exit_code)) from None
-    except Exception as exc:
+def report_failure(exc: BaseException, as_json: bool | None = None) -> int:
+    """The one place a failure becomes its exit code, one line on stderr, and the JSON.
+
+    A known failure says what it is; anything else is a bug: its traceback goes to
+    the log and the line says so. With ``--json`` stdout gets one object with
+    ``exit_code`` and ``error``. No secret reaches either.
+    """
+    known = as_bite_error(exc)
+    if known is None:
         import logging
 
-        logging.getLogger("bite").exception("internal error: %s", type(exc).__name__)
-        typer.echo(f"bite: internal error ({type(exc).__name__}); see the log", err=True)
-        raise typer.Exit(int(ExitCode.INTERNAL)) from None
+        logging.getLogger("bite").error(
+            "internal error: %s", type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__)
+        )
+        code, message = ExitCode.INTERNAL, f"internal error ({type(exc).__name__}); see the log"
+    else:
+        code, message = known.exit_code, _scrubbed(str(known))
+    typer.echo(f"bite: {message}", err=True)
+    if _JSON_ASKED[0] if as_json is None else as_json:
+        _emit({"exit_code": int(code), "error": message, "status": "error"})
+    return int(code)
+
+
+@contextmanager
+def _exit_codes() -> Iterator[None]:
+    """Turn any failure into its exit code (:func:`report_failure`)."""
+    try:
+        yield
+    except (typer.Exit, typer.TyperException):  # a bad parameter is click's to report (exit 2)
+        raise
+    except Exception as exc:
+        raise typer.Exit(report_failure(exc)) from None
 
 
 def _setup(data_dir: Path | None, level: str, clock_now: datetime | None = None) -> None:
@@ -125,6 +171,33 @@ def _setup(data_dir: Path | None, level: str, clock_now: datetime | None = None)
 
     now = clock_now or WallClock().now()
     setup_logging(data_dir, level, known_secret_values(), now)
+
+
+def config_state(config: Path | None, state: StateContext) -> dict[str, Any]:
+    """The config file a command was pointed at: valid, its hash, approved in this data dir.
+
+    Every command takes ``--config``; the read-only views report this so that an
+    operator sees at once whether the file on disk is the one the jobs trade with.
+    """
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+
+    path = resolve_config_path(config)
+    try:
+        loaded = load_config(path)
+    except BiteError as exc:
+        return {"file": str(path), "valid": False, "error": _scrubbed(str(exc))}
+    return {
+        "file": str(path),
+        "valid": True,
+        "hash": loaded.hash,
+        "approved": state.repo.is_config_approved(loaded.hash),
+    }
+
+
+def _view(level: str) -> None:
+    """Logging for a read-only view: stderr at ``--log-level``, no log file written."""
+    _setup(None, level)
 
 
 def _clock(config: Path | None, data_dir: Path | None = None) -> Clock:
@@ -183,8 +256,10 @@ DryRunOption = Annotated[
 ]
 
 
-def _lock_option(default: float) -> Any:
-    return typer.Option("--lock-timeout", help="Seconds to wait for the job lock.")
+def _lock_option() -> Any:
+    return typer.Option(
+        "--lock-timeout", callback=_check_lock_timeout, help="Seconds to wait for the job lock."
+    )
 
 
 def _finish(report: Any, as_json: bool, printer: Any) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -17,48 +18,80 @@ from bite.commands._shared import (
     _exit_codes,
     _setup,
     _state,
+    _view,
     config_app,
 )
-from bite.errors import BiteError, ExitCode, UsageError
-
-if TYPE_CHECKING:
-    pass
-
+from bite.errors import ConfigError, ExitCode, UsageError
 
 # -- config -------------------------------------------------------------------------------
 
 
+def _approved_in(data_dir: Path | None, config_hash: str) -> bool | None:
+    """Whether ``config_hash`` is approved in the data dir; None when it holds no state yet."""
+    from bite.context import STATE_FILE, resolve_data_dir
+
+    directory = resolve_data_dir(data_dir)
+    if not (directory / STATE_FILE).exists():
+        return None
+    state = _state(directory)
+    try:
+        return state.repo.is_config_approved(config_hash)
+    finally:
+        state.close()
+
+
+def _approval_words(approved: bool | None) -> str:
+    return {True: "approved", False: "NOT approved", None: "no state yet"}[approved]
+
+
 @config_app.command("validate")
-def config_validate(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Validate the config; exit 2 naming the file, field and problem when it is wrong."""
+def config_validate(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """Validate the config; exit 2 naming the file, field and problem when it is wrong.
+
+    With a data dir that holds state, also say whether this version is approved there.
+    """
     from bite.config.loader import load_config
     from bite.context import resolve_config_path
 
-    path = resolve_config_path(config)
-    try:
-        loaded = load_config(path)
-    except BiteError as exc:
+    with _exit_codes():
+        _view(log_level)
+        path = resolve_config_path(config)
+        try:
+            loaded = load_config(path)
+        except ConfigError as exc:
+            if as_json:
+                _emit({"valid": False, "error": str(exc), "exit_code": int(exc.exit_code)})
+            else:
+                typer.echo(f"bite: {exc}", err=True)
+            raise typer.Exit(int(exc.exit_code)) from None
+        approved = _approved_in(data_dir, loaded.hash)
         if as_json:
-            _emit({"valid": False, "error": str(exc)})
-        else:
-            typer.echo(f"bite: {exc}", err=True)
-        raise typer.Exit(int(exc.exit_code)) from None
-    if as_json:
-        _emit(
-            {
-                "valid": True,
-                "file": str(loaded.path),
-                "hash": loaded.hash,
-                "local_file": str(loaded.local_path) if loaded.local_path else None,
-            }
-        )
-        return
-    local = f" (with {loaded.local_path})" if loaded.local_path else ""
-    typer.echo(f"{loaded.path}{local}: valid, hash {loaded.hash}")
+            _emit(
+                {
+                    "valid": True,
+                    "file": str(loaded.path),
+                    "hash": loaded.hash,
+                    "local_file": str(loaded.local_path) if loaded.local_path else None,
+                    "approved": approved,
+                }
+            )
+            return
+        local = f" (with {loaded.local_path})" if loaded.local_path else ""
+        typer.echo(f"{loaded.path}{local}: valid, hash {loaded.hash} ({_approval_words(approved)})")
 
 
 @config_app.command("show")
-def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+def config_show(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
     """Print the effective config (defaults filled in, secrets hidden)."""
     import yaml
 
@@ -66,23 +99,39 @@ def config_show(config: ConfigOption = None, as_json: JsonOption = False) -> Non
     from bite.context import resolve_config_path
 
     with _exit_codes():
+        _view(log_level)
         loaded = load_config(resolve_config_path(config))
+        approved = _approved_in(data_dir, loaded.hash)
         data = redacted(loaded.config)
         if as_json:
             _emit(data)
             return
-        typer.echo(f"# effective config from {loaded.path}, hash {loaded.hash}")
+        typer.echo(
+            f"# effective config from {loaded.path}, hash {loaded.hash} "
+            f"({_approval_words(approved)})"
+        )
         typer.echo(yaml.safe_dump(data, sort_keys=False).rstrip())
 
 
 @config_app.command("hash")
-def config_hash_command(config: ConfigOption = None) -> None:
+def config_hash_command(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
     """Print the canonical SHA-256 of the effective config."""
     from bite.config.loader import load_config
     from bite.context import resolve_config_path
 
     with _exit_codes():
-        typer.echo(load_config(resolve_config_path(config)).hash)
+        _view(log_level)
+        loaded = load_config(resolve_config_path(config))
+        if as_json:
+            approved = _approved_in(data_dir, loaded.hash)
+            _emit({"file": str(loaded.path), "hash": loaded.hash, "approved": approved})
+            return
+        typer.echo(loaded.hash)
 
 
 def _print_changes(changes: list[Any], as_json: bool, header: str) -> None:
@@ -97,7 +146,10 @@ def _print_changes(changes: list[Any], as_json: bool, header: str) -> None:
 
 @config_app.command("diff")
 def config_diff(
-    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
 ) -> None:
     """Show how the config file differs from the last approved version."""
     from bite.config.loader import load_config
@@ -105,6 +157,7 @@ def config_diff(
     from bite.safety.config_approval import diff
 
     with _exit_codes():
+        _view(log_level)
         loaded = load_config(resolve_config_path(config))
         state = _state(data_dir)
         try:

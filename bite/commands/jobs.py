@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -22,16 +22,13 @@ from bite.commands._shared import (
     app,
 )
 
-if TYPE_CHECKING:
-    pass
-
 
 @app.command("entry-run")
 def entry_run(
     dry_run: DryRunOption = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
-    lock_timeout: Annotated[float, _lock_option(300)] = 300,
+    lock_timeout: Annotated[float, _lock_option()] = 300,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
 ) -> None:
@@ -60,7 +57,7 @@ def monitor_run(
     dry_run: DryRunOption = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
-    lock_timeout: Annotated[float, _lock_option(300)] = 300,
+    lock_timeout: Annotated[float, _lock_option()] = 300,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
 ) -> None:
@@ -89,7 +86,7 @@ def recover_command(
     dry_run: DryRunOption = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
-    lock_timeout: Annotated[float, _lock_option(300)] = 300,
+    lock_timeout: Annotated[float, _lock_option()] = 300,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
 ) -> None:
@@ -119,7 +116,7 @@ def recover_command(
 def health_run(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
-    lock_timeout: Annotated[float, _lock_option(30)] = 30,
+    lock_timeout: Annotated[float, _lock_option()] = 30,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
 ) -> None:

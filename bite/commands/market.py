@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -18,14 +18,11 @@ from bite.commands._shared import (
     _emit,
     _exit_codes,
     _setup,
+    _view,
     app,
     paper_app,
 )
 from bite.errors import ExitCode, UsageError
-
-if TYPE_CHECKING:
-    pass
-
 
 # -- backtest -----------------------------------------------------------------------------
 
@@ -69,13 +66,22 @@ def backtest_command(
     ] = Path("backtest-out"),
     as_json: JsonOption = False,
     log_level: LogLevelOption = "ERROR",
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the backtest's log goes (its log/ folder; env CERBERO_BITE_DATA_DIR). "
+            "The backtest never reads or writes the bot's state: its account lives in --out.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Replay the schedule over real ETH history with the live cycle functions."""
     import asyncio
     from decimal import Decimal, InvalidOperation
 
     from bite.config.loader import load_config
-    from bite.context import resolve_config_path
+    from bite.context import resolve_config_path, resolve_data_dir
     from bite.paper.backtest import BacktestInputs, default_inputs, run_backtest, write_outputs
     from bite.paper.market import DataFileError
 
@@ -85,8 +91,10 @@ def backtest_command(
         try:
             equity = Decimal(starting_equity_eth)
         except InvalidOperation:
+            equity = Decimal("NaN")
+        if not equity.is_finite() or equity <= 0:
             raise UsageError(
-                f"--starting-equity-eth: not a number: {starting_equity_eth!r}"
+                f"--starting-equity-eth: not a positive number: {starting_equity_eth!r}"
             ) from None
         inputs = BacktestInputs(
             first,
@@ -100,7 +108,7 @@ def backtest_command(
             equity,
         )
         cfg = load_config(resolve_config_path(config)).config
-        _setup(None, log_level)
+        _setup(resolve_data_dir(data_dir) if data_dir is not None else None, log_level)
         progress = None
         bar = None
         if not as_json and sys.stderr.isatty():
@@ -186,10 +194,12 @@ def paper_serve(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     log_level: LogLevelOption = "INFO",
+    as_json: JsonOption = False,
 ) -> None:
     """Serve the four paper services over HTTP at /{service}/tools/{tool} and /{service}/health."""
     from bite.clock import WallClock
     from bite.config.loader import load_config
+    from bite.config.schema import SERVICE_NAMES
     from bite.context import resolve_config_path, resolve_data_dir
     from bite.paper.faults import parse_faults
     from bite.paper.series import build_market
@@ -206,11 +216,14 @@ def paper_serve(
         )
         server = make_server(service, WallClock(), host, port, cfg.paper.serve_token)
         bound = server.server_address[1]
-        typer.echo(
-            f"paper services on http://{host}:{bound}/{{deribit,hyperliquid,macro,sentiment}}",
-            err=True,
-        )
-        typer.echo(json.dumps({"port": bound}), err=False)
+        base = f"http://{host}:{bound}"
+        typer.echo(f"paper services on {base}/{{deribit,hyperliquid,macro,sentiment}}", err=True)
+        # stdout is one JSON line either way (a supervisor reads the port from it);
+        # --json adds the address of each service
+        announce: dict[str, Any] = {"port": bound}
+        if as_json:
+            announce |= {"host": host, "services": {n: f"{base}/{n}" for n in SERVICE_NAMES}}
+        typer.echo(json.dumps(announce), err=False)
         sys.stdout.flush()
         try:
             server.serve_forever()
@@ -241,10 +254,14 @@ def _paper_exchange(config: Path | None, data_dir: Path | None) -> Any:
 
 @paper_app.command("status")
 def paper_status(
-    config: ConfigOption = None, data_dir: DataDirOption = None, as_json: JsonOption = False
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
 ) -> None:
     """The paper account: equity, positions, orders with labels and states."""
     with _exit_codes():
+        _view(log_level)
         clock = _clock(config)
         exchange = _paper_exchange(config, data_dir)
         try:
@@ -264,9 +281,14 @@ def paper_reset(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "INFO",
 ) -> None:
     """Reset the paper account to its starting equity (orders, trades, positions erased)."""
+    from bite.context import resolve_data_dir
+
     with _exit_codes():
+        _setup(resolve_data_dir(data_dir), log_level)
         if not yes and sys.stdin.isatty() and not typer.confirm("Reset the paper account?"):
             raise typer.Exit(0)
         exchange = _paper_exchange(config, data_dir)
@@ -274,4 +296,7 @@ def paper_reset(
             generation = exchange.reset()
         finally:
             exchange.close()
-        typer.echo(f"paper account reset (generation {generation})")
+        if as_json:
+            _emit({"reset": True, "generation": generation})
+        else:
+            typer.echo(f"paper account reset (generation {generation})")

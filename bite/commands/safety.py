@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -16,19 +16,18 @@ from bite.commands._shared import (
     _clock,
     _emit,
     _exit_codes,
+    _lock_option,
     _scrubbed,
     _setup,
     _state,
+    _view,
     app,
     audit_app,
     backup_app,
+    config_state,
     kill_app,
 )
 from bite.errors import ExitCode, UsageError
-
-if TYPE_CHECKING:
-    pass
-
 
 # -- audit --------------------------------------------------------------------------------
 
@@ -39,12 +38,24 @@ def audit_verify(
     as_json: JsonOption = False,
     config: ConfigOption = None,
     log_level: LogLevelOption = "WARNING",
+    witness: Annotated[
+        str | None,
+        typer.Option(
+            "--witness",
+            help="SEQ:HASH from health-run's daily Telegram notice: the chain must hold it "
+            "(proves the log was not rewritten together with its anchor).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Walk the whole chain; name the first bad seq; exit 4 when broken or a broken log remains."""
     with _exit_codes():
+        _view(log_level)
+        given = _parse_witness(witness) if witness is not None else None
         state = _state(data_dir)
         try:
-            report = state.audit.verify()
+            report = state.audit.verify(witness=given)
+            configured = config_state(config, state)
         finally:
             state.close()
         if as_json:
@@ -60,6 +71,9 @@ def audit_verify(
                     "anchor_seq": report.anchor[0] if report.anchor else None,
                     "anchor_ok": report.anchor_ok,
                     "broken_logs": list(report.broken_logs),
+                    "witness_ok": report.witness_ok,
+                    "witness_problem": report.witness_problem,
+                    "config": configured,
                 }
             )
         else:
@@ -75,6 +89,12 @@ def audit_verify(
                 f"anchor: {anchor} — {'matches' if report.anchor_ok else 'DOES NOT MATCH'}"
                 " the chain's end"
             )
+            if report.witness_ok is not None:
+                typer.echo(
+                    "witness: held by the chain"
+                    if report.witness_ok
+                    else f"witness: NOT in the chain ({report.witness_problem})"
+                )
             for name in report.broken_logs:
                 typer.echo(
                     f"set-aside damaged log still present: {name} (examine, then move "
@@ -82,6 +102,15 @@ def audit_verify(
                 )
         if not report.healthy:
             raise typer.Exit(int(ExitCode.INTEGRITY))
+
+
+def _parse_witness(text: str) -> tuple[int, str]:
+    seq, sep, digest = text.strip().partition(":")
+    if not (
+        sep and seq.isdigit() and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest)
+    ):
+        raise UsageError(f"--witness: {text!r} is not SEQ:HASH (a number and 64 hex digits)")
+    return int(seq), digest
 
 
 @audit_app.command("tail")
@@ -94,13 +123,15 @@ def audit_tail(
 ) -> None:
     """Print the last records of the audit log."""
     with _exit_codes():
+        _view(log_level)
         state = _state(data_dir)
         try:
             records = state.audit.tail(lines)
+            configured = config_state(config, state)
         finally:
             state.close()
         if as_json:
-            _emit({"records": records})
+            _emit({"records": records, "config": configured})
             return
         for rec in records:
             if "broken_line" in rec:
@@ -124,13 +155,15 @@ def kill_status(
 ) -> None:
     """Show whether the kill switch is armed, its kind, reasons and since when."""
     with _exit_codes():
+        _view(log_level)
         state = _state(data_dir)
         try:
             current = state.kill_switch.status()
+            configured = config_state(config, state)
         finally:
             state.close()
         if as_json:
-            _emit(current.to_dict())
+            _emit({**current.to_dict(), "config": configured})
         elif current.armed:
             typer.echo(
                 f"ARMED ({current.kind}) since {current.since} by {current.source}: "
@@ -206,9 +239,7 @@ def kill_disarm(
 def backup_run(
     data_dir: DataDirOption = None,
     config: ConfigOption = None,
-    lock_timeout: Annotated[
-        float, typer.Option("--lock-timeout", help="Seconds to wait for the job lock.")
-    ] = 30,
+    lock_timeout: Annotated[float, _lock_option()] = 30,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "INFO",
 ) -> None:

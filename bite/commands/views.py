@@ -16,7 +16,9 @@ from bite.commands._shared import (
     _emit,
     _exit_codes,
     _state,
+    _view,
     app,
+    config_state,
 )
 from bite.errors import BiteError
 
@@ -46,6 +48,7 @@ def status_command(
     from bite.jobs import status as st
 
     with _exit_codes():
+        _view(log_level)
         clock = _clock(config, data_dir)
         now = clock.now()
         try:
@@ -62,6 +65,7 @@ def status_command(
                 "positions": st.positions(state, now, include_closed=False),
                 "alerts": st.recent_alerts(state),
                 "kelly": st.kelly(state),
+                "config": config_state(config, state),
             }
         finally:
             state.close()
@@ -133,19 +137,22 @@ def positions_command(
     data_dir: DataDirOption = None,
     show_all: Annotated[bool, typer.Option("--all", help="Closed ones too.")] = False,
     as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
 ) -> None:
     """Positions (live ones, or all with --all)."""
     from bite.jobs import status as st
 
     with _exit_codes():
+        _view(log_level)
         now = _clock(config, data_dir).now()
         state = _state(data_dir)
         try:
             rows = st.positions(state, now, include_closed=show_all)
+            configured = config_state(config, state)
         finally:
             state.close()
         if as_json:
-            _emit({"positions": rows})
+            _emit({"positions": rows, "config": configured})
             return
         from bite.reporting.tables import print_rows
 
@@ -174,18 +181,21 @@ def orders_command(
     data_dir: DataDirOption = None,
     proposal: Annotated[str | None, typer.Option("--proposal", help="One proposal id.")] = None,
     as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
 ) -> None:
     """Every order the bot sent, with its state and fills."""
     from bite.jobs import status as st
 
     with _exit_codes():
+        _view(log_level)
         state = _state(data_dir)
         try:
             rows = st.orders(state, proposal)
+            configured = config_state(config, state)
         finally:
             state.close()
         if as_json:
-            _emit({"orders": rows})
+            _emit({"orders": rows, "config": configured})
             return
         from bite.reporting.tables import print_rows
 

@@ -28,8 +28,15 @@ from bite.config.loader import config_from_dump, load_config
 from bite.config.schema import BackupConfig
 from bite.config.secrets import known_secret_values
 from bite.context import open_state
-from bite.errors import ConfigError, ExitCode, IntegrityError
-from bite.safety.audit_log import AuditLog
+from bite.errors import (
+    ConfigError,
+    ExitCode,
+    IntegrityError,
+    IoFailureError,
+    UsageError,
+    as_bite_error,
+)
+from bite.safety.audit_log import VERIFIED_KEY, AuditLog, VerifiedHead
 from bite.safety.kill_switch import KillSwitch
 from bite.safety.lock import JobLock
 from bite.state.db import (
@@ -131,8 +138,54 @@ def gzip_old_logs(data_dir: Path, now: datetime, after_days: int) -> tuple[str, 
     return tuple(done)
 
 
+class AuditChainBrokenError(IntegrityError):
+    """The full walk found the audit chain broken: the log is not copied as good."""
+
+
+def _copy_verified_log(
+    audit: AuditLog,
+    repo: Repository,
+    target_dir: Path,
+    stamp: str,
+    now: datetime,
+    switch: KillSwitch | None,
+) -> Path | None:
+    """Walk the whole chain, then copy exactly the bytes walked beside the database copy.
+
+    A broken chain is never carried into a backup as good: the copy is named
+    ``.broken``, the kill switch is armed (integrity) and the backup fails (exit 4).
+    A good walk stores its head, so that health-run checks only what follows.
+    """
+    if not audit.path.exists():
+        return None
+    with audit.locked(exclusive=False):  # nothing appends while we walk and copy
+        report = audit.verify()
+        good = report.ok
+        copy = target_dir / (f"audit-{stamp}.log" if good else f"audit-{stamp}.broken.log")
+        with audit.path.open("rb") as src, copy.open("wb") as dst:
+            dst.write(src.read(report.size))
+    if good:
+        first = audit.first_hash()
+        if report.records and first is not None:
+            head = VerifiedHead(report.last_seq, report.last_hash, report.size, first)
+            repo.set_state(VERIFIED_KEY, head.to_dict(), now)
+        return copy
+    detail = f"seq {report.first_bad_seq}: {report.problem}"
+    if switch is not None:
+        switch.arm("audit_chain_broken", "integrity", "backup-run", now)
+    raise AuditChainBrokenError(
+        f"the audit chain is broken at {detail}; copied as {copy.name} (not as good); "
+        "kill switch armed: run `bite audit verify`"
+    )
+
+
 def run_backup(
-    data_dir: Path, repo: Repository, audit: AuditLog, cfg: BackupConfig, now: datetime
+    data_dir: Path,
+    repo: Repository,
+    audit: AuditLog,
+    cfg: BackupConfig,
+    now: datetime,
+    switch: KillSwitch | None = None,
 ) -> BackupResult:
     """Copy, check, rename, copy the audit log, rotate, gzip; audit ``BACKUP_DONE``."""
     target_dir = data_dir / BACKUP_DIR
@@ -141,19 +194,21 @@ def run_backup(
     final = target_dir / f"state-{stamp}.sqlite"
     tmp = target_dir / f".state-{stamp}.sqlite.tmp"
     tmp.unlink(missing_ok=True)
-    repo.conn.execute("VACUUM INTO ?", (str(tmp),))
     try:
+        repo.conn.execute("VACUUM INTO ?", (str(tmp),))
         check_backup_file(tmp)
-    except IntegrityError:
+    except Exception as exc:  # a half-written copy must not fill the disk further
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, IntegrityError):
+            raise
+        known = as_bite_error(exc)
+        if isinstance(known, IoFailureError):
+            raise IoFailureError(f"{final}: the backup copy cannot be written ({exc})") from None
         raise
     os.replace(tmp, final)
-    audit_copy: Path | None = None
-    if audit.path.exists():
-        audit_copy = target_dir / f"audit-{stamp}.log"
-        with audit.locked(exclusive=False):  # a snapshot of whole lines
-            shutil.copy2(audit.path, audit_copy)
-    names = [p.name for p in target_dir.glob("state-*.sqlite")]
+    audit_copy = _copy_verified_log(audit, repo, target_dir, stamp, now, switch)
+    # only the names this job writes: an operator's own copy is never removed
+    names = [p.name for p in target_dir.glob("state-*.sqlite") if _BACKUP_NAME.match(p.name)]
     keep = to_keep(names, now, cfg)
     removed: list[str] = []
     for name in sorted(set(names) - keep):
@@ -188,11 +243,29 @@ class RestoreResult:
     audit_seq: int
 
 
+def _set_aside_name(data_dir: Path, now: datetime) -> Path:
+    """A name for the replaced database that no earlier restore used."""
+    stem = f"state.replaced-{now.strftime(STAMP)}"
+    candidate = data_dir / f"{stem}.sqlite"
+    n = 1
+    while any(candidate.with_name(candidate.name + s).exists() for s in ("", "-wal", "-shm")):
+        n += 1
+        candidate = data_dir / f"{stem}-{n}.sqlite"
+    return candidate
+
+
 def restore_backup(data_dir: Path, source: Path, now: datetime) -> RestoreResult:
-    """Swap the database for a checked backup under the job lock; audit; arm the switch."""
+    """Swap the database for a checked backup under the job lock; audit; arm the switch.
+
+    The live database itself is refused as a source; a damaged live database is
+    set aside as it is (that is what restoring is for); a set-aside copy is never
+    overwritten.
+    """
+    state = data_dir / STATE_NAME
+    if source.exists() and state.exists() and source.resolve() == state.resolve():
+        raise UsageError(f"{source} is the live database; restore from a file in {BACKUP_DIR}/")
     check_backup_file(source)
     with JobLock(data_dir, timeout_s=0, owner="backup restore"):
-        state = data_dir / STATE_NAME
         kept: Path | None = None
         if state.exists():
             try:
@@ -201,7 +274,7 @@ def restore_backup(data_dir: Path, source: Path, now: datetime) -> RestoreResult
                 current.close()
             except DatabaseError:
                 log.warning("the replaced database could not be checkpointed; kept as it is")
-            kept = data_dir / f"state.replaced-{now.strftime(STAMP)}.sqlite"
+            kept = _set_aside_name(data_dir, now)
             os.replace(state, kept)
             for suffix in ("-wal", "-shm"):
                 side = state.with_name(state.name + suffix)
@@ -217,6 +290,7 @@ def restore_backup(data_dir: Path, source: Path, now: datetime) -> RestoreResult
                 "BACKUP_RESTORED",
                 {"from": source.name, "replaced_kept_at": kept.name if kept else None},
                 now,
+                trust_tail=True,  # the restored anchor is older than the log by design
             )
             KillSwitch(repo, audit).arm("backup_restored", "integrity", "backup restore", now)
         finally:
@@ -289,7 +363,9 @@ def run_backup_job(
             run_id = state.repo.start_run("backup-run", started, dry_run=False)
             settings, environment, approved = _backup_settings(config_path, state.repo)
             try:
-                result = run_backup(data_dir, state.repo, state.audit, settings, clock.now())
+                result = run_backup(
+                    data_dir, state.repo, state.audit, settings, clock.now(), state.kill_switch
+                )
             except IntegrityError as exc:
                 log.error("backup failed its check: %s", exc)
                 finished = clock.now()

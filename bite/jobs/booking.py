@@ -12,8 +12,8 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpError
 from bite.core.types import PositionView
+from bite.errors import McpError
 from bite.jobs.boot import Run
 from bite.jobs.orders import OrderOutcome
 from bite.reporting.messages import close_message

@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bite.clients._exceptions import McpError
 from bite.clock import Clock
 from bite.config.loader import LoadedConfig
 from bite.config.schema import StrategyConfig
 from bite.context import Clients, StateContext, open_clients, open_state, try_load_config
-from bite.errors import ConfigError, IntegrityError
+from bite.errors import ConfigError, IntegrityError, McpError
 from bite.jobs.alerts import Alerts
 from bite.paper.crash import check_crash_point
 from bite.paper.market import MarketSource
@@ -49,6 +48,7 @@ class Run:
     dry_run: bool
     audit_boot: BootResult
     run_id: int | None
+    sent_labels: list[str] = field(default_factory=list)  # orders this run may have at the broker
 
     @property
     def environment(self) -> str:

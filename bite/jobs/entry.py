@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpDataAnomalyError, McpError
 from bite.clock import iso_z
 from bite.core.bias import assess_bias
 from bite.core.combo_builder import build_proposal, entry_ladder, ladder_bounds, required_credit
@@ -33,6 +32,7 @@ from bite.core.types import (
     PositionGreeks,
     SizingContext,
 )
+from bite.errors import McpDataAnomalyError, McpError
 from bite.jobs.boot import Run
 from bite.jobs.orders import COMBO_UNAVAILABLE, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bite.clients._exceptions import McpError
 from bite.clock import Clock, iso_z
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.context import (
@@ -27,8 +26,9 @@ from bite.context import (
     open_state,
     try_load_config,
 )
-from bite.errors import ConfigError
+from bite.errors import ConfigError, McpError
 from bite.jobs.alerts import Alerts
+from bite.safety.audit_log import VERIFIED_KEY, VerifiedHead
 from bite.safety.config_approval import choose_config
 from bite.safety.kill_switch import audit_boot_check
 from bite.safety.lock import JobLock
@@ -37,6 +37,7 @@ from bite.state.repository import parse_iso_z
 
 log = logging.getLogger("bite.health")
 STRIKES_KEY = "health_strikes"
+WITNESS_KEY = "audit_witness_at"
 HEARTBEAT = "heartbeat"
 JOBS = {
     "entry-run": "entry_max_gap_hours",
@@ -164,6 +165,10 @@ async def run_health(
         )
         if boot.outcome == "mismatch":
             strike_reasons.append("audit_anchor")
+        chain_problem = _check_appended_lines(state)
+        if chain_problem is not None:
+            strike_reasons.append("audit_chain")
+            state.kill_switch.arm("audit_chain_broken", "integrity", "health-run", now)
         clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent)
         alerts = Alerts(
             state.repo,
@@ -176,6 +181,15 @@ async def run_health(
             "health-run",
         )
         try:
+            if chain_problem is not None:
+                await alerts.emit(
+                    "CRITICAL",
+                    "audit",
+                    "audit_chain_broken",
+                    f"audit lines appended since the last full walk do not chain: {chain_problem}",
+                    integrity=True,
+                )
+            await _witness(state, clients, now)
             broker_ok = await _services(clients, report)
             if not broker_ok:
                 strike_reasons.append("broker")
@@ -246,6 +260,36 @@ async def run_health(
             )
             state.close()
     return report, approved, cfg.execution.environment
+
+
+def _check_appended_lines(state: StateContext) -> str | None:
+    """The lines appended since backup-run's last full walk chain onto it (O(new lines))."""
+    head = VerifiedHead.from_dict(state.repo.get_state(VERIFIED_KEY))
+    if head is None:
+        return None  # no full walk yet: the boot check's O(1) tail check stands alone
+    return state.audit.check_since(head)
+
+
+async def _witness(state: StateContext, clients: Clients, now: datetime) -> None:
+    """Once a day, the chain's head to Telegram: a witness outside this machine.
+
+    ``bite audit verify --witness SEQ:HASH`` then proves the log was not rewritten
+    together with its anchor. Logged only, when Telegram is off.
+    """
+    last = state.repo.get_state(WITNESS_KEY)
+    if last is not None and now - parse_iso_z(str(last)) < timedelta(days=1):
+        return
+    anchor = state.repo.get_anchor()
+    if anchor is None:
+        return
+    seq, digest = anchor
+    text = (
+        f"Cerbero Bite audit witness: seq {seq} hash {digest} at {iso_z(now)}. "
+        f"Keep it: `bite audit verify --witness {seq}:{digest}` proves the log since."
+    )
+    sent = await clients.telegram.send_text(text)
+    log.warning("audit witness %s:%s (%s)", seq, digest, "sent" if sent.sent else "Telegram off")
+    state.repo.set_state(WITNESS_KEY, iso_z(now), now)
 
 
 async def _sweep_stale_orders(

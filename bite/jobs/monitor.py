@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpDataAnomalyError
 from bite.core.anomaly import spot_jump_anomalies
 from bite.core.exit_decision import evaluate
 from bite.core.indicators import pct_return
 from bite.core.types import ExitDecision, ExitSnapshot, OptionQuote, PositionView
+from bite.errors import McpDataAnomalyError
 from bite.jobs.booking import book_exit, book_expiry
 from bite.jobs.boot import Run
 from bite.jobs.orders import OrderOutcome, work_order

@@ -19,8 +19,8 @@ from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 
-from bite.clients._exceptions import McpComboUnavailableError, McpUnavailableError
 from bite.clients.deribit_json import BrokerOrder, BrokerTrade
+from bite.errors import McpComboUnavailableError, McpUnavailableError
 from bite.jobs.boot import Run
 from bite.paper.crash import crash_point
 from bite.safety.kill_switch import permission
@@ -163,6 +163,7 @@ async def work_order(
         repo.update_order(row_id, run.clock.now(), state="cancelled", reject_reason=refusal)
         return OrderOutcome(row_id, None, "cancelled", 0, None, refused=refusal)
     await wait_out_settlement(run)
+    run.sent_labels.append(guarded.label)  # from here the broker may hold it
     try:
         order = await _place(run, guarded, legs)
     except McpComboUnavailableError as exc:
@@ -224,7 +225,11 @@ async def work_order(
         current = await d.orders_by_label(guarded.label)
         mine = next((o for o in current if o.order_id == order.order_id), None)
         if mine is not None:
-            outcome.state, outcome.filled = mine.state, mine.filled_amount
+            if (mine.state, mine.filled_amount) != (outcome.state, outcome.filled):
+                outcome.state, outcome.filled = mine.state, mine.filled_amount
+                repo.update_order(
+                    row_id, run.clock.now(), state=mine.state, filled_amount=mine.filled_amount
+                )
             if mine.state != "open":
                 break
         new_price = await reprice(step)
@@ -265,6 +270,9 @@ async def work_order(
             },
             run.clock.now(),
         )
+    # what the broker said, kept before the fills are read: a failure from here on
+    # leaves SQLite knowing the order's state and filled amount
+    repo.update_order(row_id, run.clock.now(), state=outcome.state, filled_amount=outcome.filled)
     trades = await d.trades_by_order(order.order_id) if outcome.filled else []
     if trades:
         crash_point("after_fill_before_commit")

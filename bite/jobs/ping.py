@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bite.clients._exceptions import McpError
 from bite.clock import Clock
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.context import open_clients
+from bite.errors import McpError
 
 
 @dataclass(frozen=True)

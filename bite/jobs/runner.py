@@ -13,9 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from bite.clients._exceptions import McpAuthError, McpError
 from bite.clock import Clock
-from bite.errors import BiteError, ExitCode, IntegrityError
+from bite.errors import (
+    ExitCode,
+    IntegrityError,
+    IoFailureError,
+    McpAuthError,
+    McpError,
+    McpProtocolError,
+    as_bite_error,
+)
 from bite.jobs.boot import Run, boot, check_environment, close_run
 from bite.jobs.recovery import recover
 from bite.safety.config_approval import Job
@@ -132,24 +139,8 @@ async def execute(
             if recovered:
                 details["recovery"] = recovered
             code = int(ExitCode.OK)
-        except McpAuthError as exc:
-            code, message, reasons = int(ExitCode.USAGE), str(exc), ["credentials_refused"]
-            await run.alerts.emit("HIGH", exc.service, "auth", str(exc))
-        except McpError as exc:
-            code, message, reasons = int(ExitCode.TEMPFAIL), str(exc), ["broker_unavailable"]
-            await run.alerts.emit(
-                "HIGH", exc.service, type(exc).__name__, f"cycle skipped, nothing sent: {exc}"
-            )
-        except IntegrityError as exc:
-            code, message, reasons = int(ExitCode.INTEGRITY), str(exc), ["integrity"]
-        except BiteError as exc:
-            code, message = int(exc.exit_code), str(exc)
         except Exception as exc:
-            log.exception("internal error in %s", job)
-            message = f"internal error ({type(exc).__name__}); see the log"
-            if trading and not dry_run:
-                run.state.kill_switch.arm("internal_error", "integrity", job, clock.now())
-            await run.alerts.emit("CRITICAL", job, "internal_error", message)
+            code, message, reasons = await _failed(run, exc, trading=trading)
         finally:
             calls = run.clients.http.stats()
             details["service_calls"] = {"total": calls.total, "by_tool": calls.counts}
@@ -161,6 +152,73 @@ async def execute(
                 details={"status": status, "service_calls": calls.total},
             )
         return result(status, code, reasons, run, details, message)
+
+
+def _reason(exc: BaseException) -> str | None:
+    if isinstance(exc, McpAuthError):
+        return "credentials_refused"
+    if isinstance(exc, McpProtocolError):
+        return "protocol_mismatch"
+    if isinstance(exc, McpError):
+        return "broker_unavailable"
+    if isinstance(exc, IoFailureError):
+        return "io_failure"
+    if isinstance(exc, IntegrityError):
+        return "integrity"
+    return None
+
+
+async def _failed(run: Run, exc: Exception, *, trading: bool) -> tuple[int, str, list[str]]:
+    """A cycle that raised: its exit code, its message, its reasons; alerts sent.
+
+    Whatever the failure, an order this run sent is cancelled and reconciled
+    before the job exits, or the kill switch is armed with what the broker holds:
+    a job never claims that nothing was sent when something was.
+    """
+    known = as_bite_error(exc)
+    sent = await _settle_sent(run, exc) if run.sent_labels and not run.dry_run else None
+    aftermath = sent if sent is not None else "nothing sent"
+    if known is None:
+        log.exception("internal error in %s", run.job)
+        message = f"internal error ({type(exc).__name__}); see the log; {aftermath}"
+        if trading and not run.dry_run:
+            run.state.kill_switch.arm("internal_error", "integrity", run.job, run.clock.now())
+        await run.alerts.emit("CRITICAL", run.job, "internal_error", message)
+        return int(ExitCode.INTERNAL), message, ["error"]
+    reason = _reason(known)
+    if isinstance(known, McpError):
+        message = f"{known}; {aftermath}"
+        key = "auth" if reason == "credentials_refused" else type(known).__name__
+        await run.alerts.emit("HIGH", known.service, key, f"cycle skipped: {message}")
+    else:
+        message = str(known) if sent is None else f"{known}; {sent}"
+    return int(known.exit_code), message, [reason] if reason else []
+
+
+async def _settle_sent(run: Run, cause: Exception) -> str:
+    """Cancel and reconcile the orders this run sent; if that fails too, arm the switch."""
+    labels = ", ".join(run.sent_labels)
+    try:
+        report = await recover(run)
+    except Exception as exc:  # the broker is still failing: say what SQLite knows it holds
+        known = []
+        for label in run.sent_labels:
+            row = run.state.repo.order_by_label(label)
+            if row is not None:
+                known.append(
+                    f"{label} (order {row.broker_order_id or 'id unknown'}: "
+                    f"{row.state}, {row.filled_amount} of {row.amount} filled when last read)"
+                )
+        held = "; ".join(known) or labels
+        message = (
+            f"sent {held}; cancelling and reconciling failed ({type(exc).__name__}: {exc}); "
+            "kill switch armed: the next run's recovery settles it"
+        )
+        run.state.kill_switch.arm("orders_unsettled", "operational", run.job, run.clock.now())
+        await run.alerts.emit("CRITICAL", run.job, "orders_unsettled", message)
+        return message
+    done = ", ".join(str(a.get("action")) for a in report.actions) or "nothing to change"
+    return f"sent {labels}: cancelled and reconciled after {type(cause).__name__} ({done})"
 
 
 async def recovery_step(run: Run) -> dict[str, Any]:

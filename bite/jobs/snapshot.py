@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from bite.clients._exceptions import McpError
 from bite.clients.deribit_json import Candles, ChainSnapshot, daily_closes
 from bite.clients.hyperliquid import Funding
 from bite.clients.macro import Rate
@@ -24,6 +23,7 @@ from bite.config.schema import StrategyConfig
 from bite.context import Clients
 from bite.core.indicators import pct_return
 from bite.core.types import DailyClose, MacroEvent
+from bite.errors import McpError
 
 log = logging.getLogger("bite.snapshot")
 T = TypeVar("T")

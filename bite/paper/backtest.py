@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
-from bite.clients._exceptions import McpError
 from bite.clock import VirtualClock
 from bite.config.schema import StrategyConfig
 from bite.core.types import MacroEvent
+from bite.errors import McpError
 from bite.jobs.boot import boot, check_environment
 from bite.jobs.entry import run_entry_cycle
 from bite.jobs.monitor import run_monitor_cycle

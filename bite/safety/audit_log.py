@@ -14,7 +14,7 @@ import fcntl
 import itertools
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,6 +36,7 @@ _MAX_REANCHOR_LINES = 10_000
 LOG_NAME = "audit.log"
 LOCK_NAME = ".audit.lock"
 BROKEN_PREFIX = "audit.broken-"
+VERIFIED_KEY = "audit_verified"  # system_state: the head of backup-run's last full walk
 
 
 class AnchorStore(Protocol):
@@ -85,6 +86,42 @@ def read_last_lines(path: Path, count: int) -> tuple[list[bytes], bool]:
 
 
 @dataclass(frozen=True)
+class VerifiedHead:
+    """Where the last full walk of the chain ended: health-run checks only what follows."""
+
+    seq: int
+    hash: str
+    offset: int
+    first: str  # the first line's hash: which chain was walked
+
+    def to_dict(self) -> dict[str, Any]:
+        """As stored in ``system_state``."""
+        return {"seq": self.seq, "hash": self.hash, "offset": self.offset, "first": self.first}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> VerifiedHead | None:
+        """From ``system_state``; None when absent or not of this shape."""
+        try:
+            return cls(int(data["seq"]), str(data["hash"]), int(data["offset"]), str(data["first"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+
+def _witness_problem(path: Path, witness: tuple[int, str], count: int) -> str | None:
+    """Whether the verified log holds line ``seq`` with ``hash``; the problem, or None."""
+    seq, digest = witness
+    if not 1 <= seq <= count:
+        return f"the log has no seq {seq} (it ends at {count})"
+    with path.open("rb") as handle:
+        for _ in range(seq - 1):
+            handle.readline()
+        found = parse_record(handle.readline())
+    if found.hash != digest:
+        return f"seq {seq} has hash {found.hash[:16]}..., the witness says {digest[:16]}..."
+    return None
+
+
+@dataclass(frozen=True)
 class VerifyReport:
     """What ``bite audit verify`` found."""
 
@@ -98,11 +135,14 @@ class VerifyReport:
     anchor: tuple[int, str] | None
     anchor_ok: bool
     broken_logs: tuple[str, ...] = field(default=())
+    size: int = 0  # the bytes walked: the verified head ends here
+    witness_ok: bool | None = None  # None: no witness given
+    witness_problem: str | None = None
 
     @property
     def healthy(self) -> bool:
-        """The chain is valid, matches the anchor, and no set-aside log remains."""
-        return self.ok and self.anchor_ok and not self.broken_logs
+        """The chain is valid, matches the anchor and any witness, and no set-aside log remains."""
+        return self.ok and self.anchor_ok and not self.broken_logs and self.witness_ok is not False
 
 
 @dataclass(frozen=True)
@@ -126,6 +166,7 @@ class AuditLog:
         self.path = data_dir / LOG_NAME
         self.lock_path = data_dir / LOCK_NAME
         self.anchors = anchors
+        self.on_reset: Callable[[BootResult, datetime], None] | None = None
 
     @contextmanager
     def locked(self, exclusive: bool) -> Iterator[None]:
@@ -149,24 +190,50 @@ class AuditLog:
         except BrokenLineError as exc:
             raise AuditChainError(f"{self.path}: the last line is broken: {exc}") from None
 
-    def append(self, event: str, payload: dict[str, Any], now: datetime) -> Record:
-        """Append one event under the audit lock, then move the anchor."""
+    def append(
+        self, event: str, payload: dict[str, Any], now: datetime, *, trust_tail: bool = False
+    ) -> Record:
+        """Append one event under the audit lock, then move the anchor.
+
+        First the log's tail is compared with the anchor (O(1)), as the boot check
+        does: lines ahead of the anchor that chain onto it are re-anchored; a
+        mismatch (a truncated log, a duplicated or edited last line) sets the log
+        aside and begins a new chain with ``AUDIT_RESET`` before this event, and
+        ``on_reset`` is told (the composition root arms the kill switch).
+        ``trust_tail`` skips the comparison: only ``backup restore`` uses it, whose
+        restored anchor is older than the log by design.
+        """
+        reset: BootResult | None = None
         with self.locked(exclusive=True):
-            tail = self._tail_record()
-            seq = 1 if tail is None else tail.seq + 1
-            prev = GENESIS if tail is None else tail.hash
-            line, digest = render(seq, now, event, self._scrub(payload), prev)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                written = os.write(fd, line)
-                if written != len(line):
-                    raise OSError(f"short write to {self.path}")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if self.anchors is not None:
-                self.anchors.set_anchor(seq, digest, now)
-            return Record(seq=seq, hash=digest, prev=prev)
+            if self.anchors is not None and not trust_tail:
+                found = self.inspect_tail()
+                if found.outcome == "reanchored":
+                    last = parse_record(read_last_lines(self.path, 1)[0][-1])
+                    self.anchors.set_anchor(last.seq, last.hash, now)
+                elif found.outcome == "mismatch":
+                    reset = self._reset_locked(found, now)
+            record = self._append_locked(event, payload, now)
+        if reset is not None and self.on_reset is not None:
+            self.on_reset(reset, now)
+        return record
+
+    def _append_locked(self, event: str, payload: dict[str, Any], now: datetime) -> Record:
+        """Write one line after the tail and move the anchor (the exclusive lock held)."""
+        tail = self._tail_record()
+        seq = 1 if tail is None else tail.seq + 1
+        prev = GENESIS if tail is None else tail.hash
+        line, digest = render(seq, now, event, self._scrub(payload), prev)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(f"short write to {self.path}")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self.anchors is not None:
+            self.anchors.set_anchor(seq, digest, now)
+        return Record(seq=seq, hash=digest, prev=prev)
 
     def _scrub(self, value: Any) -> Any:
         """Replace every known secret inside the payload's strings with ``***``."""
@@ -200,10 +267,18 @@ class AuditLog:
             return ()
         return tuple(sorted(p.name for p in self.data_dir.glob(f"{BROKEN_PREFIX}*.log")))
 
-    def verify(self, *, parallel_from_bytes: int = PARALLEL_MIN_BYTES) -> VerifyReport:
+    def verify(
+        self,
+        *,
+        parallel_from_bytes: int = PARALLEL_MIN_BYTES,
+        witness: tuple[int, str] | None = None,
+    ) -> VerifyReport:
         """Walk the whole chain; name the first bad seq; compare the end with the anchor.
 
-        A log of at least ``parallel_from_bytes`` is checked on two cores.
+        A log of at least ``parallel_from_bytes`` is checked on two cores. A
+        ``witness`` (a seq and hash sent outside the machine, e.g. health-run's daily
+        Telegram notice) must be in the chain: a log rewritten together with its
+        anchor passes every other check but not this one.
         """
         anchor = self.anchors.get_anchor() if self.anchors is not None else None
         count = 0
@@ -212,6 +287,9 @@ class AuditLog:
         bad_seq: int | None = None
         bad_line: int | None = None
         last_hash = GENESIS
+        size = 0
+        witness_ok: bool | None = None
+        witness_problem: str | None = None
         try:
             handle = self.path.open("rb")
         except FileNotFoundError:
@@ -225,6 +303,11 @@ class AuditLog:
                     walked = walk(handle)
                 count, last_hash, problem, bad_seq, bad_line = walked
                 expected_seq = count + 1
+                if witness is not None and problem is None:
+                    witness_problem = _witness_problem(self.path, witness, count)
+                    witness_ok = witness_problem is None
+        elif witness is not None:
+            witness_ok, witness_problem = False, "there is no audit log"
         ok = problem is None
         last_seq = expected_seq - 1
         anchor_ok = count == 0 if anchor is None else ok and anchor == (last_seq, last_hash)
@@ -239,12 +322,66 @@ class AuditLog:
             anchor=anchor,
             anchor_ok=anchor_ok,
             broken_logs=self.broken_logs(),
+            size=size,
+            witness_ok=witness_ok,
+            witness_problem=witness_problem,
         )
+
+    def first_hash(self) -> str | None:
+        """The hash of the log's first line (which chain this is), or None."""
+        try:
+            with self.path.open("rb") as handle:
+                return parse_record(handle.readline()).hash
+        except (FileNotFoundError, BrokenLineError):
+            return None
+
+    def check_since(self, head: VerifiedHead) -> str | None:
+        """Check only the lines appended after a verified head; None when they chain.
+
+        The head is the last line of the last full walk and the byte where it
+        ended (backup-run stores it). The line ending there must still be that
+        one, and every line after it must chain onto it: the cost is the lines
+        appended since the walk, not the log's size. A chain restarted since then
+        by ``AUDIT_RESET`` (already alerted, the switch armed) is not checked.
+        """
+        seq, digest, offset = head.seq, head.hash, head.offset
+        with self.locked(exclusive=False):
+            try:
+                handle = self.path.open("rb")
+            except FileNotFoundError:
+                return "the audit log is missing"
+            with handle:
+                try:
+                    first = json.loads(handle.readline())
+                except json.JSONDecodeError:
+                    return "the log's first line is broken"
+                if first.get("hash") != head.first:
+                    if first.get("event") == "AUDIT_RESET" and first.get("seq") == 1:
+                        return None
+                    return "the log's first line is not the one verified"
+                size = os.fstat(handle.fileno()).st_size
+                if size < offset:
+                    return f"the log is shorter ({size} bytes) than when it was verified ({offset})"
+                start = max(0, offset - _TAIL_BLOCK)
+                handle.seek(start)
+                before = handle.read(offset - start)
+                if not before.endswith(b"\n"):
+                    return f"no line ends where seq {seq} ended (byte {offset})"
+                last_line = before[:-1].rsplit(b"\n", 1)[-1] + b"\n"
+                try:
+                    found = parse_record(last_line)
+                except BrokenLineError as exc:
+                    return f"the verified line seq {seq} is now broken: {exc}"
+                if (found.seq, found.hash) != (seq, digest):
+                    return f"the verified line seq {seq} was changed"
+                handle.seek(offset)
+                _, _, problem, bad_seq, _ = walk(handle, None, digest, seq + 1)
+        return None if problem is None else f"seq {bad_seq}: {problem}"
 
     def inspect_tail(self) -> BootResult:
         """Compare the tail with the anchor without changing anything."""
         anchor = self.anchors.get_anchor() if self.anchors is not None else None
-        lines, complete = read_last_lines(self.path, 1)
+        lines, complete = read_last_lines(self.path, 2)
         if not lines:
             if anchor is None:
                 return BootResult("ok", "no audit log yet")
@@ -253,8 +390,15 @@ class AuditLog:
             return BootResult("mismatch", "the last line is cut short")
         try:
             last = parse_record(lines[-1])
+            before = parse_record(lines[0]) if len(lines) == 2 else None
         except BrokenLineError as exc:
-            return BootResult("mismatch", f"the last line is broken: {exc}")
+            return BootResult("mismatch", f"a line at the end is broken: {exc}")
+        if before is not None and (last.seq != before.seq + 1 or last.prev != before.hash):
+            return BootResult(
+                "mismatch", f"the last two lines do not chain (seq {before.seq}, then {last.seq})"
+            )
+        if before is None and last.seq != 1:
+            return BootResult("mismatch", f"the log's only line is seq {last.seq}, not 1")
         if anchor is None:
             return BootResult("mismatch", "the log has lines but the database has no anchor")
         anchor_seq = anchor[0]
@@ -304,29 +448,37 @@ class AuditLog:
                 return result
             if result.outcome == "ok":
                 return result
-            anchor = self.anchors.get_anchor() if self.anchors is not None else None
-            aside: Path | None = None
-            if self.path.exists():
-                aside = self.data_dir / f"{BROKEN_PREFIX}{now.strftime('%Y%m%dT%H%M%S%fZ')}.log"
-                os.replace(self.path, aside)
-            line, digest = render(
-                1,
-                now,
-                "AUDIT_RESET",
-                {
-                    "old_anchor_seq": anchor[0] if anchor else None,
-                    "old_anchor_hash": anchor[1] if anchor else None,
-                    "reason": result.detail,
-                    "set_aside": aside.name if aside else None,
-                },
-                GENESIS,
-            )
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            if self.anchors is not None:
-                self.anchors.set_anchor(1, digest, now)
-            return BootResult("mismatch", result.detail, set_aside=aside)
+            return self._reset_locked(result, now)
+
+    def _reset_locked(self, result: BootResult, now: datetime) -> BootResult:
+        """Set the damaged log aside and begin a new chain with ``AUDIT_RESET`` (lock held)."""
+        anchor = self.anchors.get_anchor() if self.anchors is not None else None
+        aside: Path | None = None
+        if self.path.exists():
+            aside = self.data_dir / f"{BROKEN_PREFIX}{now.strftime('%Y%m%dT%H%M%S%fZ')}.log"
+            n = 1
+            while aside.exists():  # two resets within a microsecond keep both logs
+                n += 1
+                aside = aside.with_name(f"{aside.stem}-{n}.log")
+            os.replace(self.path, aside)
+        line, digest = render(
+            1,
+            now,
+            "AUDIT_RESET",
+            {
+                "old_anchor_seq": anchor[0] if anchor else None,
+                "old_anchor_hash": anchor[1] if anchor else None,
+                "reason": result.detail,
+                "set_aside": aside.name if aside else None,
+            },
+            GENESIS,
+        )
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if self.anchors is not None:
+            self.anchors.set_anchor(1, digest, now)
+        return BootResult("mismatch", result.detail, set_aside=aside)

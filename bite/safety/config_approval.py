@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from bite.config.loader import REDACTED, LoadedConfig, config_from_dump, stored_dump
+from bite.config.loader import REDACTED, LoadedConfig, config_from_dump, redacted, stored_dump
 from bite.config.schema import SECRET_FIELDS, StrategyConfig
 from bite.errors import ConfigError
 from bite.safety.audit_log import AuditLog
@@ -42,9 +42,13 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def diff(old_dump: str | None, new: StrategyConfig) -> list[Change]:
-    """Field-by-field changes from an approved dump to ``new`` (every field when none)."""
+    """Field-by-field changes from an approved dump to ``new`` (every field when none).
+
+    Both sides are compared as stored: secrets and credentials in URLs masked, so
+    no diff, prompt or audit line ever shows one.
+    """
     before = _flatten(json.loads(old_dump)) if old_dump else {}
-    after = _flatten(new.model_dump(mode="json"))
+    after = _flatten(redacted(new))
     changes = []
     for path in sorted(set(before) | set(after)):
         old, new_value = before.get(path), after.get(path)
@@ -157,9 +161,21 @@ def choose_config(
         raise loaded
     last = repo.last_approved_config()
     if last is None:
-        where = loaded.path if isinstance(loaded, LoadedConfig) else loaded.file
+        if isinstance(loaded, ConfigError):  # say what is wrong with the file first
+            raise ConfigError(
+                loaded.file,
+                [
+                    *loaded.problems,
+                    (
+                        "",
+                        "and no configuration was ever approved: fix it, then "
+                        "`bite config approve`",
+                    ),
+                ],
+            )
         raise ConfigError(
-            str(where), [("", "no configuration was ever approved: run `bite config approve`")]
+            str(loaded.path),
+            [("", "no configuration was ever approved: run `bite config approve`")],
         )
     if isinstance(loaded, ConfigError):
         severity, why = "HIGH", f"the config file does not validate ({loaded})"

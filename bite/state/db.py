@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bite.errors import IntegrityError
+from bite.errors import IntegrityError, IoFailureError, as_bite_error
 
 APPLICATION_ID = 0x42495445  # "BITE"
 BUSY_TIMEOUT_MS = 5000
@@ -72,34 +72,56 @@ def _has_tables(conn: sqlite3.Connection) -> bool:
 
 
 def open_database(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
-    """Open (creating when absent) and migrate the state database at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Open (creating when absent) and migrate the state database at ``path``.
+
+    A damaged, foreign, newer or empty file raises :class:`DatabaseError` (exit 4);
+    a data dir that cannot be written raises :class:`bite.errors.IoFailureError`.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IoFailureError(
+            f"{path.parent}: cannot create the data dir ({exc.strerror})"
+        ) from None
+    if path.exists() and (not path.is_file() or path.stat().st_size == 0):
+        what = "not a regular file" if not path.is_file() else "0 bytes"
+        raise DatabaseError(
+            f"{path}: {what}, not a database; move it away and restore a backup "
+            "(bite backup restore FILE) or start afresh"
+        )
+    conn: sqlite3.Connection | None = None
     try:
         conn = _connect(path)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         app_id = _pragma_int(conn, "application_id")
         version = _pragma_int(conn, "user_version")
         fresh = app_id == 0 and version == 0 and not _has_tables(conn)
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{path}: not a readable SQLite database ({exc})") from None
-    if not fresh and app_id != APPLICATION_ID:
-        conn.close()
-        raise DatabaseError(
-            f"{path}: not a Cerbero Bite database (application_id "
-            f"{app_id:#x}); refusing to touch it"
-        )
-    latest = schema_version()
-    if version > latest:
-        conn.close()
-        raise DatabaseError(
-            f"{path}: schema version {version} is newer than this code "
-            f"({latest}); upgrade bite or restore a matching backup"
-        )
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    if migrate:
-        apply_migrations(conn, path)
+        if not fresh and app_id != APPLICATION_ID:
+            raise DatabaseError(
+                f"{path}: not a Cerbero Bite database (application_id "
+                f"{app_id:#x}); refusing to touch it"
+            )
+        latest = schema_version()
+        if version > latest:
+            raise DatabaseError(
+                f"{path}: schema version {version} is newer than this code "
+                f"({latest}); upgrade bite or restore a matching backup"
+            )
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if migrate:
+            apply_migrations(conn, path)
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            known = as_bite_error(exc)
+            if isinstance(known, IntegrityError):
+                raise DatabaseError(f"{path}: not a readable SQLite database ({exc})") from None
+            if known is not None:
+                raise known from None
+        raise
     return conn
 
 

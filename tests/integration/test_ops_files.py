@@ -6,14 +6,18 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
 from tests.integration.cli_support import ROOT
 
 TOKEN = "424242:PLANTED-deadman-token"
+CHAT = "-1009876543210"
 STUB = """#!/bin/sh
 echo "ARGS $*" >> "$STUB_LOG"
 while IFS= read -r line; do echo "STDIN $line" >> "$STUB_LOG"; done
@@ -32,7 +36,7 @@ def dead_man(tmp_path: Path, **env: str) -> str:
         "STUB_LOG": str(log),
         "CERBERO_BITE_DATA_DIR": str(tmp_path / "data"),
         "CERBERO_BITE_TELEGRAM_BOT_TOKEN": TOKEN,
-        "CERBERO_BITE_TELEGRAM_CHAT_ID": "7",
+        "CERBERO_BITE_TELEGRAM_CHAT_ID": CHAT,
         **env,
     }
     done = subprocess.run(
@@ -72,6 +76,59 @@ def test_the_token_is_never_in_curls_arguments(tmp_path: Path) -> None:
     stdin = [line for line in log.splitlines() if line.startswith("STDIN")]
     assert args and all(TOKEN not in line for line in args)
     assert any(TOKEN in line for line in stdin)
+
+
+def test_the_chat_id_and_text_are_never_in_curls_arguments(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    log = dead_man(tmp_path)
+    args = [line for line in log.splitlines() if line.startswith("ARGS")]
+    stdin = [line for line in log.splitlines() if line.startswith("STDIN")]
+    assert args and all(CHAT not in line and "heartbeat" not in line for line in args)
+    assert any(CHAT in line for line in stdin)
+
+
+def test_real_curl_delivers_the_exact_chat_id_and_text(tmp_path: Path) -> None:
+    """The config on stdin is quoted right: a chat id with a quote and a backslash arrives whole."""
+    received: list[tuple[str, dict[str, list[str]]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            received.append((self.path, parse_qs(body)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    chat = '-100"odd\\chat'
+    try:
+        (tmp_path / "data").mkdir()
+        done = subprocess.run(
+            ["sh", str(ROOT / "scripts" / "dead_man.sh")],
+            env={
+                "PATH": "/usr/bin:/bin",
+                "CERBERO_BITE_DATA_DIR": str(tmp_path / "data"),
+                "CERBERO_BITE_TELEGRAM_BOT_TOKEN": TOKEN,
+                "CERBERO_BITE_TELEGRAM_CHAT_ID": chat,
+                "CERBERO_BITE_TELEGRAM_API": f"http://127.0.0.1:{server.server_address[1]}",
+            },
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 0, done.stderr
+    path, form = received[0]
+    assert path == f"/bot{TOKEN}/sendMessage"
+    assert form["chat_id"] == [chat]
+    assert "no heartbeat" in form["text"][0]
 
 
 def test_the_token_can_come_from_a_file(tmp_path: Path) -> None:

@@ -91,3 +91,28 @@ def test_a_planted_token_appears_in_no_output_log_audit_or_backup(tmp_path: Path
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
     assert known_secret_values(env) == (TOKEN + "-mcp", TOKEN)
+
+
+def test_credentials_in_a_url_are_masked_by_diff_approve_and_show(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    config = tmp_path / "strategy.yaml"
+    password = "PLANTED-url-password-77"
+    config.write_text(
+        f"services:\n  macro:\n    url: https://bot:{password}@macro.example.invalid/macro\n",
+        encoding="utf-8",
+    )
+    where = ("--config", str(config), "--data-dir", str(data))
+    runs = [
+        bite("config", "diff", *where),
+        bite("config", "diff", *where, "--json"),
+        bite("config", "approve", "--yes", *where),
+        bite("config", "show", *where),
+        bite("audit", "tail", *where, "--json"),
+    ]
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+        assert password not in run.stdout + run.stderr
+    assert "https://***@macro.example.invalid/macro" in runs[0].stdout
+    for path in data.rglob("*"):
+        if path.is_file():
+            assert password.encode() not in path.read_bytes(), path

@@ -9,18 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-from bite.clients._exceptions import (
+from bite.clients._http import Endpoint, McpHttp
+from bite.clients.deribit import DeribitClient
+from bite.clock import VirtualClock, WallClock
+from bite.config.schema import AnomalyConfig
+from bite.errors import (
+    ExitCode,
     McpAuthError,
     McpError,
     McpProtocolError,
     McpRequestError,
     McpUnavailableError,
 )
-from bite.clients._http import Endpoint, McpHttp
-from bite.clients.deribit import DeribitClient
-from bite.clock import VirtualClock, WallClock
-from bite.config.schema import AnomalyConfig
-from bite.errors import ExitCode
 from pytest_httpx import HTTPXMock
 
 URL = "http://mcp-deribit.test:9011"
@@ -49,7 +49,7 @@ def run(coro: Any) -> Any:
     [
         (401, McpAuthError, ExitCode.USAGE),
         (403, McpAuthError, ExitCode.USAGE),
-        (404, McpProtocolError, ExitCode.TEMPFAIL),
+        (404, McpProtocolError, ExitCode.USAGE),  # out of contract: a person looks
         (400, McpRequestError, ExitCode.TEMPFAIL),
         (422, McpRequestError, ExitCode.TEMPFAIL),
     ],

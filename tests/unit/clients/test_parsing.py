@@ -9,7 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from bite.clients._exceptions import McpDataAnomalyError, McpProtocolError
 from bite.clients.deribit import DeribitClient
 from bite.clients.deribit_json import (
     Instrument,
@@ -24,6 +23,7 @@ from bite.clients.macro import rate_from_json
 from bite.clock import WallClock
 from bite.config.schema import AnomalyConfig
 from bite.core.types import OptionType, TickSchedule
+from bite.errors import McpDataAnomalyError, McpProtocolError
 from pytest_httpx import HTTPXMock
 
 from tests.support import FIXTURES, load_chain_snapshot

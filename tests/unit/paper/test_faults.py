@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bite.clients._exceptions import (
+from bite.clock import VirtualClock
+from bite.context import Clients, check_paper_only_env
+from bite.errors import (
     McpAuthError,
     McpDataAnomalyError,
     McpProtocolError,
     McpUnavailableError,
+    UsageError,
 )
-from bite.clock import VirtualClock
-from bite.context import Clients, check_paper_only_env
-from bite.errors import UsageError
 from bite.paper.faults import parse_faults
 
 from tests.paper_support import flat_config, with_clients

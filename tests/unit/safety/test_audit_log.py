@@ -206,11 +206,22 @@ def test_damage_at_the_tail_sets_the_log_aside_and_starts_a_new_chain(
     assert not log.verify().healthy  # until the operator moves the evidence away
 
 
-def test_appending_to_a_damaged_tail_is_refused(tmp_path: Path) -> None:
-    log, _ = filled_log(tmp_path)
+def test_appending_to_a_damaged_tail_sets_the_log_aside_and_restarts_the_chain(
+    tmp_path: Path,
+) -> None:
+    log, anchors = filled_log(tmp_path)
+    told: list[str] = []
+    log.on_reset = lambda result, now: told.append(result.detail)
     log.path.write_bytes(log.path.read_bytes()[:-10])
-    with pytest.raises(Exception, match="cut short"):
-        log.append("X", {}, T0)
+    record = log.append("X", {}, T0)
+    assert told and "cut short" in told[0]
+    assert record.seq == 2  # after the AUDIT_RESET that begins the new chain
+    assert [json.loads(line)["event"] for line in log.path.read_bytes().splitlines()] == [
+        "AUDIT_RESET",
+        "X",
+    ]
+    assert log.broken_logs()
+    assert anchors.anchor == (2, record.hash)
 
 
 def _append_many(directory: str, worker: int, count: int) -> None:

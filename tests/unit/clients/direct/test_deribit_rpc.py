@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from bite.clients._exceptions import (
-    McpAuthError,
-    McpComboUnavailableError,
-    McpUnavailableError,
-)
 from bite.clock import VirtualClock
 from bite.config.loader import load_config
 from bite.config.schema import StrategyConfig
 from bite.context import Clients, open_clients, open_state
+from bite.errors import (
+    McpAuthError,
+    McpComboUnavailableError,
+    McpUnavailableError,
+)
 from bite.jobs.boot import EnvironmentMismatchError, boot, check_environment
 from bite.safety.config_approval import approve
 from pytest_httpx import HTTPXMock

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from bite.clients._exceptions import McpProtocolError, McpRequestError, McpUnavailableError
 from bite.clients.direct.public_sources import ECB, FEAR_GREED, HYPERLIQUID, read_calendar
 from bite.clock import VirtualClock
 from bite.config.schema import StrategyConfig
 from bite.context import Clients, open_clients
 from bite.core.entry_validator import validate_entry
+from bite.errors import McpProtocolError, McpRequestError, McpUnavailableError
 from pytest_httpx import HTTPXMock
 
 from tests.support import FIXTURES, good_entry_context
