@@ -110,11 +110,23 @@ class McpError(BiteError):
 
     exit_code = ExitCode.TEMPFAIL
 
-    def __init__(self, service: str, tool: str, message: str) -> None:
+    def __init__(self, service: str, tool: str, message: str, *, code: str | None = None) -> None:
         super().__init__(f"{service}.{tool}: {message}")
         self.service = service
         self.tool = tool
         self.detail = message
+        self.code = code  # the service's own error code, when it sent one
+
+    @property
+    def venue_paused(self) -> bool:
+        """The venue said it is settling, in maintenance or locked: nothing was sent, and
+        nothing is wrong with bite or its link (no health strike)."""
+        return self.code in VENUE_PAUSED
+
+
+VENUE_PAUSED = frozenset(
+    {"settlement_in_progress", "system_maintenance", "temporarily_unavailable", "venue_locked"}
+)
 
 
 class McpAuthError(McpError):

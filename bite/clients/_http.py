@@ -126,23 +126,25 @@ class McpHttp:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise McpProtocolError(service, tool, "answer is not JSON") from None
         message = f"HTTP {status}"
+        code: str | None = None
         try:
             body = response.json()
             error = body.get("error") if isinstance(body, dict) else None
             if isinstance(error, dict):
+                code = str(error.get("code", "")) or None
                 message = f"HTTP {status} {error.get('code', '')}: {error.get('message', '')}"
         except (json.JSONDecodeError, UnicodeDecodeError):
             pass
         message = self._redact(message)
         if status in (401, 403):
-            raise McpAuthError(service, tool, message)
+            raise McpAuthError(service, tool, message, code=code)
         if status == 404:
-            raise McpProtocolError(service, tool, message)
+            raise McpProtocolError(service, tool, message, code=code)
         if status == 409:
-            raise McpComboUnavailableError(service, tool, message)
+            raise McpComboUnavailableError(service, tool, message, code=code)
         if status in (408, 429) or status >= 500:
-            raise McpUnavailableError(service, tool, message)
-        raise McpRequestError(service, tool, message)
+            raise McpUnavailableError(service, tool, message, code=code)
+        raise McpRequestError(service, tool, message, code=code)
 
     async def call(
         self, service: str, tool: str, args: Mapping[str, Any] | None = None, *, retry: bool = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +46,14 @@ log = logging.getLogger("bite.deribit")
 _err = Fields(SERVICE).error
 
 
+@dataclass(frozen=True)
+class Venue:
+    """What the broker says of itself before anything private is sent."""
+
+    environment: str
+    locked: bool
+
+
 class DeribitClient:
     """Typed access to the broker's tools."""
 
@@ -61,11 +70,33 @@ class DeribitClient:
 
     async def environment(self) -> str:
         """Which environment the broker is: paper, testnet or mainnet."""
+        return (await self.venue()).environment
+
+    async def venue(self) -> Venue:
+        """The broker's environment, whether its platform is locked, the key's scope.
+
+        ``locked`` and ``key_scope`` are optional in the contract: a service that does not
+        send them is taken as unlocked, with its key its own business.
+        """
         result = await self._call("environment")
         env = result.get("environment") if isinstance(result, Mapping) else None
         if env not in ("paper", "testnet", "mainnet"):
             raise _err("environment", f"unknown environment {env!r}")
-        return str(env)
+        locked = result.get("locked", False)
+        return Venue(str(env), locked is True or locked == "true")
+
+    async def key_scope(self) -> str | None:
+        """What the API key may do (``public/auth``'s scope); None when unknown.
+
+        Only a connector that holds the key answers; a service that holds it itself
+        does not know the tool (404), and its key is its own business.
+        """
+        try:
+            result = await self._call("key_scope")
+        except McpProtocolError:
+            return None
+        scope = result.get("scope") if isinstance(result, Mapping) else None
+        return str(scope) if isinstance(scope, str) else None
 
     async def index_price(self) -> tuple[Decimal, datetime]:
         """The ETH index and when it was read; an anomalous index raises."""

@@ -60,8 +60,22 @@ def monitor_run(
     lock_timeout: Annotated[float, _lock_option()] = 300,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Decide in full now, even between the scheduled hours when nothing wakes it.",
+        ),
+    ] = False,
 ) -> None:
-    """One exit decision per open position; closes what a rule says to close."""
+    """An exit decision per open position when due; closes what a rule says to close.
+
+    Run hourly: it decides in full at schedule.monitor_decision_hours_utc and, between
+    them, when spot moved, nears a short strike, an exit pends or a position expired;
+    otherwise it reads spot and reports not_due.
+    """
+    from functools import partial
+
     from bite.jobs.monitor import run_monitor_cycle
     from bite.jobs.runner import cycle_of
     from bite.reporting.tables import print_monitor
@@ -69,7 +83,7 @@ def monitor_run(
     _run_job(
         "monitor-run",
         "monitor",
-        cycle_of(run_monitor_cycle),
+        cycle_of(partial(run_monitor_cycle, full=full)),
         dry_run=dry_run,
         config=config,
         data_dir=data_dir,

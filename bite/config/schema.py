@@ -20,6 +20,7 @@ IMPACT_RANK: dict[str, int] = {"low": 0, "medium": 1, "high": 2}
 
 Pct = Annotated[float, Field(ge=0, le=100)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+RISK_EXIT_BUDGET_MAX_MINUTES = 15.0
 NonNegFloat = Annotated[float, Field(ge=0)]
 
 
@@ -69,12 +70,26 @@ class ExecutionConfig(Section):
 
     environment: Environment = "paper"
     allow_mainnet: bool = False
+    allow_wide_key_scope: bool = False
     fill_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 90
     reprice_every_s: Annotated[float, Field(gt=0, le=600)] = 20
     reprice_steps: Annotated[int, Field(ge=1, le=20)] = 3
     combo_tick: Annotated[Decimal, Field(gt=0, le=Decimal("0.01"))] = Decimal("0.0001")
     retry_waits_s: tuple[NonNegFloat, ...] = (1, 5, 30)
-    risk_exit_retry_minutes: Annotated[float, Field(ge=0, le=60)] = 5
+    risk_exit_retry_minutes: Annotated[float, Field(ge=0)] = 5
+    risk_exit_cross_steps: Annotated[int, Field(ge=1, le=20)] = 4
+
+    @field_validator("risk_exit_retry_minutes")
+    @classmethod
+    def _budget_under_the_dead_man(cls, value: float) -> float:
+        # the job holds the lock meanwhile: health-run (every 5 min) must still write the
+        # heartbeat before the dead man's 20 minutes run out
+        if value > RISK_EXIT_BUDGET_MAX_MINUTES:
+            raise ValueError(
+                f"at most {RISK_EXIT_BUDGET_MAX_MINUTES:g} minutes: the dead man's age (20) "
+                "less one health period (5), since the job holds the lock meanwhile"
+            )
+        return value
 
     @model_validator(mode="after")
     def _reprice_fits_timeout(self) -> ExecutionConfig:
@@ -84,11 +99,23 @@ class ExecutionConfig(Section):
 
 
 class ScheduleConfig(Section):
-    """The longest gap between successful runs before health-run calls a job missed."""
+    """When the hourly monitor decides, and the longest gap before a job counts as missed."""
 
     entry_max_gap_hours: PositiveFloat = 170
-    monitor_max_gap_hours: PositiveFloat = 13
+    monitor_max_gap_hours: PositiveFloat = 2
     backup_max_gap_hours: PositiveFloat = 2
+    monitor_decision_hours_utc: tuple[Annotated[int, Field(ge=0, le=23)], ...] = (6, 18)
+    monitor_wake_move_pct: Annotated[float, Field(gt=0, le=50)] = 3.0
+    monitor_wake_strike_distance_pct: Annotated[float, Field(ge=0, le=50)] = 5.0
+
+    @field_validator("monitor_decision_hours_utc")
+    @classmethod
+    def _some_hours(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value:
+            raise ValueError("at least one hour of the day")
+        if 7 in value or 8 in value:
+            raise ValueError("07:00-08:59 UTC holds Deribit's settlement (07:30-08:15)")
+        return tuple(sorted(set(value)))
 
 
 class EntryConfig(Section):

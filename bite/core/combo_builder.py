@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bite.config.schema import StrategyConfig
 from bite.core import pricing
+from bite.core.booking import max_loss_usd
 from bite.core.fees import round_trip_fee
 from bite.core.greeks_aggregator import SignedLeg, aggregate_greeks
 from bite.core.ticks import round_down, round_up
@@ -102,9 +103,6 @@ def build_proposal(
         raise ValueError("ladder floor above its top: the pair does not qualify")
     credit = top
     fees_usd = fees_rt * spot
-    # worst case per contract: a bear call's credit is worth most at S_T >= K_l
-    bear_loss = width - credit * long.strike + fees_usd
-    max_loss_pc = bear_loss if bias == "bear" else width + fees_usd
     sizing_loss_pc = width + fees_usd
     short_greeks = _leg_greeks(short, now)
     long_greeks = _leg_greeks(long, now)
@@ -147,7 +145,7 @@ def build_proposal(
         credit_usd=credit * spot,
         credit_eur=credit * spot / eur_usd,
         fees_round_trip_eth=fees_rt,
-        max_loss_usd=max_loss_pc * n,
+        max_loss_usd=max_loss_usd(bias, width, credit, long.strike, fees_usd, n),
         sizing_loss_usd=sizing_loss_pc * n,
         breakeven_usd=breakeven(bias, short.strike, credit),
         greeks=legs_greeks,

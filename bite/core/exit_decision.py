@@ -44,6 +44,25 @@ def exit_ladder(
     return tuple(prices)
 
 
+def crossing_ladder(
+    debit_touch: Decimal, cap: Decimal, k: int, cross_steps: int, steps: int, tick: Decimal
+) -> tuple[Decimal, ...]:
+    """A risk exit's ``k``-th ladder past the touch (k >= 1), never above ``cap``.
+
+    The way from the touch to the cap (the spread's width: never more than it can
+    lose) is cut into ``cross_steps``; ladder k climbs its k-th part in ``steps``.
+    """
+    span = max(cap - debit_touch, Decimal(0))
+    part = Decimal(min(max(k, 1), cross_steps))
+    low = debit_touch + span * (part - 1) / cross_steps
+    high = debit_touch + span * part / cross_steps
+    prices = []
+    for j in range(steps + 1):
+        raw = low + Decimal(j) * (high - low) / Decimal(steps)
+        prices.append(max(min(round_up(raw, tick), cap), tick))
+    return tuple(prices)
+
+
 def evaluate(
     snapshot: ExitSnapshot, cfg: StrategyConfig, *, combo_tick: Decimal | None = None
 ) -> ExitDecision:

@@ -1,18 +1,23 @@
-"""Booking what an exit or an expiry realized: P&L in ETH, USD and EUR, fees, R.
+"""Booking what an exit or an expiry realized, on the position's row.
 
-A partial exit books the filled share (entry fees pro rata) and returns the rest to
-``open``; the last fill closes the position with the R of the whole trade on the
-contracts that opened. An expiry is booked from the delivery price, with the
-delivery fee.
+The arithmetic is ``bite.core.booking`` (pure): a partial exit books the filled
+part (its share of the entry fees) and returns the rest to ``open``; the last
+fill, or the expiry of what is still held, closes the position with the R of the
+whole trade on the contracts that opened, and the account's equity then (the
+drawdown's denominator). Earlier parts are never overwritten: each adds.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from bite.core.types import PositionView
+from bite.core.booking import exit_part, expiry_part, max_loss_usd, r_multiple
+from bite.core.combo_builder import breakeven
+from bite.core.types import Bias, ComboProposal, PositionView
 from bite.errors import McpError
 from bite.jobs.boot import Run
 from bite.jobs.orders import OrderOutcome
@@ -32,45 +37,38 @@ async def book_exit(
     if filled <= 0:
         return repo.transition(row.id, "open", now)
     debit = outcome.average_price or Decimal(0)
-    credit = row.entry_credit_eth or Decimal(0)
-    entry_fees = _entry_fees(run, row)
-    exit_fees = sum((t.fee for t in outcome.trades), Decimal(0))
     opened = _opened(run, row)
-    share = Decimal(filled) / Decimal(max(row.contracts_proposed, 1))
-    fee_share = Decimal(filled) / Decimal(max(opened, 1))
-    pnl_eth = filled * (credit - debit) - entry_fees * fee_share - exit_fees
+    part = exit_part(
+        filled,
+        row.entry_credit_eth or Decimal(0),
+        debit,
+        sum((t.fee for t in outcome.trades), Decimal(0)),
+        entry_fees_eth=_entry_fees(run, row),
+        opened=opened,
+        closed_before=max(opened - row.contracts, 0),
+    )
     eur_usd = await _eur_usd(run, row)
-    pnl_usd = pnl_eth * spot
-    pnl_eur = pnl_usd / eur_usd
-    sizing_part = row.sizing_loss_eur * share
-    r = float(pnl_eur / sizing_part) if sizing_part > 0 else None
-    total_eth = row.realized_pnl_eth + pnl_eth
+    pnl_eur = part.pnl_eth * spot / eur_usd
+    total_eth = row.realized_pnl_eth + part.pnl_eth
     total_eur = row.realized_pnl_eur + pnl_eur
-    fees_total = row.fees_eth + entry_fees * fee_share + exit_fees
     left = row.contracts - filled
-    equity_eur = None
-    try:
-        summary = await run.clients.deribit.account_summary()
-        equity_eur = summary.equity * spot / eur_usd
-    except McpError:
-        log.warning("equity at close unknown; the drawdown uses the last known")
     fields: dict[str, Any] = {
         "realized_pnl_eth": total_eth,
         "realized_pnl_usd": total_eth * spot,
         "realized_pnl_eur": total_eur,
-        "fees_eth": fees_total,
+        "fees_eth": row.fees_eth + part.fees_eth,
         "contracts": left,
         "close_debit_eth": debit,
         "close_reason": action,
     }
     if left == 0:
-        # the R of the whole trade (partial exits included), on the contracts that opened
-        whole = row.sizing_loss_eur * Decimal(opened) / Decimal(max(row.contracts_proposed, 1))
         fields.update(
             {
                 "closed_at": now,
-                "equity_eur_at_close": equity_eur,
-                "r_multiple": float(total_eur / whole) if whole > 0 else r,
+                "equity_eur_at_close": await _equity_eur(run, spot, eur_usd),
+                "r_multiple": r_multiple(
+                    total_eur, row.sizing_loss_eur, row.contracts_proposed, opened
+                ),
             }
         )
         updated = repo.transition(row.id, "closed", now, **fields)
@@ -107,6 +105,75 @@ async def book_exit(
     return updated
 
 
+@dataclass(frozen=True)
+class ProposalValues:
+    """What the numbers at a fill need from the proposal."""
+
+    bias: Bias
+    width_usd: Decimal
+    short_strike: Decimal
+    long_strike: Decimal
+    fees_round_trip_eth: Decimal
+    spot: Decimal
+    eur_usd: Decimal
+
+
+def proposal_values(proposal: ComboProposal | dict[str, Any]) -> ProposalValues:
+    """From a proposal, or from its stored JSON (``repo.proposal_of``, for recovery)."""
+    if isinstance(proposal, dict):
+        return ProposalValues(
+            proposal["bias"],
+            Decimal(str(proposal["width_usd"])),
+            Decimal(str(proposal["short"]["strike"])),
+            Decimal(str(proposal["long"]["strike"])),
+            Decimal(str(proposal["fees_round_trip_eth"])),
+            Decimal(str(proposal["spot"])),
+            Decimal(str(proposal["eur_usd"])),
+        )
+    return ProposalValues(
+        proposal.bias,
+        proposal.width_usd,
+        proposal.short.strike,
+        proposal.long.strike,
+        proposal.fees_round_trip_eth,
+        proposal.spot,
+        proposal.eur_usd,
+    )
+
+
+def opened_fields(
+    values: ProposalValues, filled: int, credit: Decimal, now: datetime
+) -> dict[str, Any]:
+    """The position's numbers at the fill: the credit received, and the worst case and
+    breakeven from that credit (the proposal's were at the ladder's top)."""
+    return {
+        "contracts": filled,
+        "entry_credit_eth": credit,
+        "entry_credit_usd": credit * values.spot,
+        "entry_credit_eur": credit * values.spot / values.eur_usd,
+        "max_loss_usd": max_loss_usd(
+            values.bias,
+            values.width_usd,
+            credit,
+            values.long_strike,
+            values.fees_round_trip_eth * values.spot,
+            filled,
+        ),
+        "breakeven_usd": breakeven(values.bias, values.short_strike, credit),
+        "opened_at": now,
+    }
+
+
+async def _equity_eur(run: Run, spot: Decimal, eur_usd: Decimal) -> Decimal | None:
+    """The account's equity in EUR now (the drawdown's denominator); None when unknown."""
+    try:
+        summary = await run.clients.deribit.account_summary()
+    except McpError:
+        log.warning("equity at close unknown; the drawdown uses the last known")
+        return None
+    return summary.equity * spot / eur_usd
+
+
 def _opened(run: Run, row: PositionRow) -> int:
     """Contracts the entry filled."""
     return sum(o.filled_amount for o in run.state.repo.orders(row.id) if o.kind == "entry")
@@ -128,39 +195,43 @@ async def _eur_usd(run: Run, row: PositionRow) -> Decimal:
 
 
 async def book_expiry(run: Run, row: PositionRow, view: PositionView, settle: Decimal) -> None:
-    """Book a position held through expiry at the delivery price ``settle``."""
+    """Book the contracts held through expiry at the delivery price ``settle``.
+
+    Earlier partial exits stay booked: this part is added to them, and the R is
+    the whole trade's.
+    """
     now = run.clock.now()
-    if view.option_type == "put":
-        short_iv = max(view.short_strike - settle, Decimal(0))
-        long_iv = max(view.long_strike - settle, Decimal(0))
-    else:
-        short_iv = max(settle - view.short_strike, Decimal(0))
-        long_iv = max(settle - view.long_strike, Decimal(0))
-    debit = (short_iv - long_iv) / settle
-    credit = row.entry_credit_eth or Decimal(0)
-    fee = (
-        min(run.cfg.fees.delivery_fee_pct / 100, Decimal("0.125") * short_iv / settle)
-        if short_iv > 0
-        else Decimal(0)
+    opened = _opened(run, row)
+    part, debit = expiry_part(
+        row.contracts,
+        row.entry_credit_eth or Decimal(0),
+        view.option_type,
+        view.short_strike,
+        view.long_strike,
+        settle,
+        run.cfg.fees,
+        entry_fees_eth=_entry_fees(run, row),
+        opened=opened,
+        closed_before=max(opened - row.contracts, 0),
     )
-    held_share = Decimal(row.contracts) / Decimal(max(_opened(run, row), 1))
-    pnl_eth = row.contracts * (credit - debit - fee) - _entry_fees(run, row) * held_share
     eur_usd = await _eur_usd(run, row)
-    pnl_eur = pnl_eth * settle / eur_usd
-    r = float(pnl_eur / row.sizing_loss_eur) if row.sizing_loss_eur > 0 else None
+    total_eth = row.realized_pnl_eth + part.pnl_eth
+    total_eur = row.realized_pnl_eur + part.pnl_eth * settle / eur_usd
     run.state.repo.transition(
         row.id,
         "expired",
         now,
-        realized_pnl_eth=pnl_eth,
-        realized_pnl_usd=pnl_eth * settle,
-        realized_pnl_eur=pnl_eur,
+        realized_pnl_eth=total_eth,
+        realized_pnl_usd=total_eth * settle,
+        realized_pnl_eur=total_eur,
+        fees_eth=row.fees_eth + part.fees_eth,
         close_reason="EXPIRED",
         close_debit_eth=debit,
-        r_multiple=r,
+        r_multiple=r_multiple(total_eur, row.sizing_loss_eur, row.contracts_proposed, opened),
         closed_at=now,
         contracts=row.contracts,
+        equity_eur_at_close=await _equity_eur(run, settle, eur_usd),
     )
     run.state.audit.append(
-        "EXPIRED", {"position_id": row.id, "delivery_price": settle, "pnl_eur": pnl_eur}, now
+        "EXPIRED", {"position_id": row.id, "delivery_price": settle, "pnl_eur": total_eur}, now
     )

@@ -18,12 +18,13 @@ from bite.clock import Clock
 from bite.config.loader import LoadedConfig
 from bite.config.schema import StrategyConfig
 from bite.context import Clients, StateContext, open_clients, open_state, try_load_config
-from bite.errors import ConfigError, IntegrityError, McpError
+from bite.errors import ConfigError, IntegrityError, McpUnavailableError, UsageError
 from bite.jobs.alerts import Alerts
 from bite.paper.crash import check_crash_point
 from bite.paper.market import MarketSource
 from bite.safety.audit_log import BootResult
 from bite.safety.config_approval import ConfigChoice, Job, choose_config
+from bite.safety.key_scope import wide_rights
 from bite.safety.kill_switch import audit_boot_check
 
 log = logging.getLogger("bite.boot")
@@ -118,12 +119,16 @@ async def boot(
     return run
 
 
+class KeyTooWideError(UsageError):
+    """The API key can do more than trading needs (exit 2, naming the scope)."""
+
+
 async def check_environment(run: Run) -> None:
-    """Ask the broker which environment it is, before any private call; a mismatch ends the run."""
-    try:
-        actual = await run.clients.deribit.environment()
-    except McpError:
-        raise
+    """Ask the broker what it is before any private call: its environment (a mismatch ends
+    the run, exit 4), whether its platform is locked (nothing is sent, exit 75) and what
+    the key may do (a key that can move funds is refused, exit 2)."""
+    venue = await run.clients.deribit.venue()
+    actual = venue.environment
     expected = run.environment
     if actual != expected:
         message = (
@@ -134,6 +139,20 @@ async def check_environment(run: Run) -> None:
             run.state.kill_switch.arm("environment_mismatch", "integrity", run.job, run.clock.now())
         await run.alerts.emit("CRITICAL", "environment", "environment_mismatch", message)
         raise EnvironmentMismatchError(message)
+    if venue.locked:
+        raise McpUnavailableError(
+            "deribit",
+            "environment",
+            "public/status says the platform is locked: nothing is sent",
+            code="venue_locked",
+        )
+    wide = wide_rights(await run.clients.deribit.key_scope() or "")
+    if wide and not run.cfg.execution.allow_wide_key_scope:
+        raise KeyTooWideError(
+            f"the Deribit API key may do more than trading needs ({' '.join(wide)}): create "
+            "one with wallet:none and an IP restriction (docs/runbook.md), or set "
+            "execution.allow_wide_key_scope: true"
+        )
 
 
 async def close_run(

@@ -33,8 +33,9 @@ from bite.core.types import (
     SizingContext,
 )
 from bite.errors import McpDataAnomalyError, McpError
+from bite.jobs.booking import opened_fields, proposal_values
 from bite.jobs.boot import Run
-from bite.jobs.orders import COMBO_UNAVAILABLE, work_order
+from bite.jobs.orders import COMBO_UNAVAILABLE, SETTLEMENT_WINDOW, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather
 from bite.paper.crash import crash_point
 from bite.reporting.messages import entry_message
@@ -349,11 +350,7 @@ async def _place_entry(
             proposal.proposal_id,
             "open",
             now,
-            contracts=outcome.filled,
-            entry_credit_eth=credit,
-            entry_credit_usd=credit * proposal.spot,
-            entry_credit_eur=credit * proposal.spot / proposal.eur_usd,
-            opened_at=now,
+            **opened_fields(proposal_values(proposal), outcome.filled, credit, now),
         )
         run.state.audit.append(
             "ENTRY_FILLED",
@@ -380,6 +377,8 @@ async def _place_entry(
             COMBO_UNAVAILABLE,
             f"entry {proposal.label} skipped: the venue will not open the combo book",
         )
+        return EntryOutcome("no_entry", reasons, proposal, numbers, order_json, kelly)
+    if outcome.refused == SETTLEMENT_WINDOW:  # said in the log; the next entry slot sends
         return EntryOutcome("no_entry", reasons, proposal, numbers, order_json, kelly)
     if outcome.reject_reason:
         await run.alerts.emit(

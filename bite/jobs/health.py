@@ -69,18 +69,25 @@ class HealthReport:
         }
 
 
-async def _services(clients: Clients, report: HealthReport) -> bool:
-    """Ping each service; True when the broker answered."""
-    broker_ok = True
+async def _services(clients: Clients, report: HealthReport) -> tuple[bool, bool]:
+    """Ping each service: (the broker answered, the venue said it is paused).
+
+    A venue in its settlement or maintenance answers that it is: no strike (nothing is
+    wrong with bite or its link), but no sweep either.
+    """
+    broker_ok, paused = True, False
     for name in SERVICE_NAMES:
         try:
             latency = await clients.http.health(name)
             report.services[name] = {"up": True, "latency_ms": round(latency, 1)}
         except McpError as exc:
             report.services[name] = {"up": False, "error": exc.detail}
-            if name == "deribit":
+            if name == "deribit" and exc.venue_paused:
+                paused = True
+                report.services[name]["paused"] = True
+            elif name == "deribit":
                 broker_ok = False
-    return broker_ok
+    return broker_ok, paused
 
 
 def _missed(state: StateContext, cfg: StrategyConfig, now: datetime) -> list[str]:
@@ -190,10 +197,17 @@ async def run_health(
                     integrity=True,
                 )
             await _witness(state, clients, now)
-            broker_ok = await _services(clients, report)
+            broker_ok, paused = await _services(clients, report)
             if not broker_ok:
                 strike_reasons.append("broker")
-            down = [n for n, info in report.services.items() if not info["up"] and n != "deribit"]
+            if paused:
+                sweep = False
+                report.reasons.append("venue_paused")
+            down = [
+                n
+                for n, info in report.services.items()
+                if not info["up"] and (n != "deribit" or info.get("paused"))
+            ]
             for name in down:
                 await alerts.emit("MEDIUM", name, "service_down", f"{name} is unreachable")
             for name, info in report.services.items():

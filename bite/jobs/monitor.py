@@ -11,19 +11,21 @@ position is booked from the delivery price.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bite.clock import iso_z
 from bite.core.anomaly import spot_jump_anomalies
-from bite.core.exit_decision import evaluate
+from bite.core.exit_decision import crossing_ladder, evaluate
 from bite.core.indicators import pct_return
+from bite.core.monitor_schedule import decision_due
 from bite.core.types import ExitDecision, ExitSnapshot, OptionQuote, PositionView
 from bite.errors import McpDataAnomalyError
 from bite.jobs.booking import book_exit, book_expiry
 from bite.jobs.boot import Run
-from bite.jobs.orders import OrderOutcome, work_order
+from bite.jobs.orders import SETTLEMENT_WINDOW, OrderOutcome, in_settlement, work_order
 from bite.jobs.snapshot import close_before
 from bite.safety.kill_switch import permission
 from bite.safety.order_guards import GuardedOrder
@@ -43,6 +45,7 @@ SEVERITY = [
     "expired",
     "held",
     "no_positions",
+    "not_due",
 ]
 
 
@@ -65,10 +68,16 @@ class MonitorOutcome:
     status: str
     reasons: list[str]
     positions: list[PositionOutcome]
+    due: list[str] = field(default_factory=list)  # why it decided in full
+    spot: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The job-specific fields of ``--json``."""
-        return {"positions": [asdict(p) for p in self.positions]}
+        return {
+            "positions": [asdict(p) for p in self.positions],
+            "due": self.due,
+            "spot": str(self.spot) if self.spot is not None else None,
+        }
 
 
 def most_severe(statuses: list[str]) -> str:
@@ -107,8 +116,16 @@ def _stale(q: OptionQuote, now: datetime, minutes: float) -> bool:
     return now - q.timestamp > timedelta(minutes=minutes)
 
 
-async def run_monitor_cycle(run: Run) -> MonitorOutcome:
-    """Evaluate every open position; close what a rule says to close."""
+LAST_DECISION_KEY = "monitor_last_decision"
+
+
+async def run_monitor_cycle(run: Run, *, full: bool = False) -> MonitorOutcome:
+    """Evaluate every open position when due; close what a rule says to close.
+
+    Between the scheduled decision hours an hourly run reads spot only and ends
+    ``not_due`` unless spot moved, nears a short strike, an exit pends or a position
+    expired (``core.monitor_schedule``); ``full`` decides regardless.
+    """
     repo = run.state.repo
     rows = repo.positions(("open",))
     if not rows:
@@ -116,6 +133,21 @@ async def run_monitor_cycle(run: Run) -> MonitorOutcome:
     d = run.clients.deribit
     now = run.clock.now()
     spot, _ = await d.index_price()
+    stored = repo.get_state(LAST_DECISION_KEY)
+    last = (parse_iso_z(stored["time"]), Decimal(stored["spot"])) if stored else None
+    due = decision_due(
+        now,
+        spot,
+        last,
+        [r.short_strike for r in rows],
+        [parse_iso_z(r.expiry) for r in rows],
+        any(r.exit_pending_rule for r in rows),
+        run.cfg.schedule,
+    )
+    if full:
+        due.insert(0, "asked")
+    if not due:
+        return MonitorOutcome("not_due", [], [], [], spot)
     points = await d.dvol(now - timedelta(hours=2), now, "60")
     dvol = points[-1][1] if points else None
     if dvol is None:
@@ -147,7 +179,9 @@ async def run_monitor_cycle(run: Run) -> MonitorOutcome:
             results.append(PositionOutcome(row.id, "skipped", reasons=["anomalous_quote"]))
     status = most_severe([r.status for r in results])
     reasons = sorted({reason for r in results for reason in r.reasons})
-    return MonitorOutcome(status, reasons, results)
+    if not run.dry_run:
+        repo.set_state(LAST_DECISION_KEY, {"time": iso_z(now), "spot": str(spot)}, now)
+    return MonitorOutcome(status, reasons, results, due, spot)
 
 
 async def _one(run: Run, row: PositionRow, market: Market) -> PositionOutcome:
@@ -171,6 +205,9 @@ async def _one(run: Run, row: PositionRow, market: Market) -> PositionOutcome:
     decision = evaluate(
         ExitSnapshot(view, short, long, market.spot, now, market.dvol, market.ret4h), run.cfg
     )
+    if row.exit_pending_rule and decision.action == "HOLD":
+        # a risk exit left unfilled by an earlier run: this run starts there
+        decision = replace(decision, action=row.exit_pending_rule, is_risk_exit=True)  # type: ignore[arg-type]
     numbers: dict[str, Any] = dict(decision.numbers)
     numbers["ladder"] = [str(p) for p in decision.ladder]
     if decision.action == "HOLD":
@@ -195,6 +232,15 @@ async def _one(run: Run, row: PositionRow, market: Market) -> PositionOutcome:
         return PositionOutcome(
             row.id, "exit_blocked", decision.action, ["kill_switch_armed"], numbers
         )
+    if in_settlement(now):  # nothing is sent 07:30-08:15 UTC: the next run closes it
+        log.warning(
+            "%s fired for %s inside Deribit's settlement window: the next run sends the exit",
+            decision.action,
+            row.id,
+        )
+        return PositionOutcome(
+            row.id, "exit_blocked", decision.action, [SETTLEMENT_WINDOW], numbers
+        )
     return await _close(run, row, view, decision, market, numbers, short.forward)
 
 
@@ -210,27 +256,35 @@ async def _close(
     repo = run.state.repo
     deadline = run.clock.now() + timedelta(minutes=run.cfg.execution.risk_exit_retry_minutes)
     held = row.contracts
+    rule = decision.action
     outcome: OrderOutcome | None = None
     while True:
         attempt = len([o for o in repo.orders(row.id) if o.kind == "exit"]) + 1
         repo.transition(row.id, "closing", run.clock.now())
         outcome = await _exit_order(run, row, view, decision, attempt, held, market, forward)
-        row = await book_exit(run, row, outcome, decision.action, market.spot)
+        row = await book_exit(run, row, outcome, rule, market.spot)
         held = row.contracts
         done = held == 0 or outcome.refused is not None or outcome.reject_reason is not None
         if done or not decision.is_risk_exit or run.clock.now() >= deadline:
             break
+        # a risk exit keeps working: fresh quotes, and the next ladder crosses further
         short = await run.clients.deribit.ticker(row.short_instrument)
         long = await run.clients.deribit.ticker(row.long_instrument)
         view = position_view(row, repo.proposal_of(row.id))
-        decision = evaluate(
+        fresh = evaluate(
             ExitSnapshot(
                 view, short, long, market.spot, run.clock.now(), market.dvol, market.ret4h
             ),
             run.cfg,
         )
-        if decision.action == "HOLD":
-            break
+        decision = replace(fresh, action=rule, is_risk_exit=True)
+    pending = (
+        held > 0
+        and decision.is_risk_exit
+        and outcome.refused is None
+        and outcome.reject_reason is None
+    )
+    repo.set_exit_pending(row.id, rule if pending else None, run.clock.now())
     order = outcome.summary()
     if held == 0:
         status = "closed"
@@ -238,7 +292,7 @@ async def _close(
         status = "closed_partial"
     else:
         status = "close_unfilled"
-    reasons = []
+    reasons = ["exit_pending"] if pending else []
     if outcome.refused:
         reasons.append(outcome.refused)
     if outcome.reject_reason:
@@ -254,11 +308,15 @@ async def _close(
             "HIGH",
             "monitor",
             f"exit_unfilled:{row.id}",
-            f"{decision.action} for {row.id}: {held} contract(s) still open"
-            f"{f' ({outcome.refused})' if outcome.refused else ''}; "
-            "the next monitor run tries again",
+            f"{rule} for {row.id}: {held} contract(s) still open"
+            f"{f' ({outcome.refused})' if outcome.refused else ''}; no order is left working; "
+            + (
+                "the exit is pending: the next hourly run crosses further"
+                if pending
+                else "the next monitor run tries again"
+            ),
         )
-    return PositionOutcome(row.id, status, decision.action, reasons, numbers, order)
+    return PositionOutcome(row.id, status, rule, reasons, numbers, order)
 
 
 async def _exit_order(
@@ -295,7 +353,9 @@ async def _exit_order(
         held=held,
         sizing_loss_eur=Decimal(0),
     )
-    cap = decision.ladder[-1]
+    ladder = _ladder(run, decision, attempt)
+    guarded = GuardedOrder(**{**guarded.__dict__, "price": ladder[0]})
+    cap = ladder[-1]
 
     async def reprice(step: int) -> Decimal | None:
         s = await run.clients.deribit.ticker(row.short_instrument)
@@ -305,7 +365,8 @@ async def _exit_order(
             run.cfg,
         )
         steps = run.cfg.execution.reprice_steps
-        return min(fresh.ladder[min(step, steps)], cap)  # never above the original cap
+        fresh_ladder = _ladder(run, replace(fresh, is_risk_exit=decision.is_risk_exit), attempt)
+        return min(fresh_ladder[min(step, steps)], cap)  # never above this ladder's cap
 
     return await work_order(
         run,
@@ -314,10 +375,26 @@ async def _exit_order(
         attempt=attempt,
         guarded=guarded,
         legs=legs,
-        ladder=decision.ladder,
+        ladder=ladder,
         reprice=reprice,
         risk_exit=decision.is_risk_exit,
         sent_point="after_exit_sent",
+    )
+
+
+def _ladder(run: Run, decision: ExitDecision, attempt: int) -> tuple[Decimal, ...]:
+    """Attempt 1 (and every non-risk exit): mid to touch. A risk exit's later attempts,
+    in this run or the next, cross the touch step by step up to the width's cap."""
+    if not decision.is_risk_exit or attempt <= 1:
+        return decision.ladder
+    x = run.cfg.execution
+    return crossing_ladder(
+        decision.debit_touch,
+        decision.ladder_cap,
+        attempt - 1,
+        x.risk_exit_cross_steps,
+        x.reprice_steps,
+        x.combo_tick,
     )
 
 

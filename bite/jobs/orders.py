@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +30,8 @@ from bite.state.models import NewFill
 log = logging.getLogger("bite.orders")
 COMBO_UNAVAILABLE = "combo_unavailable"  # the venue will not open the combo book
 SETTLEMENT_START = time(7, 30)
-SETTLEMENT_END = time(8, 5)
+SETTLEMENT_END = time(8, 15)
+SETTLEMENT_WINDOW = "settlement_window"  # nothing is sent; the next run sends
 
 Reprice = Callable[[int], Awaitable[Decimal | None]]
 
@@ -62,13 +63,13 @@ class OrderOutcome:
         }
 
 
-async def wait_out_settlement(run: Run) -> None:
-    """Before a send or edit inside 07:30-08:05 UTC, wait (on the run's clock) until 08:05."""
-    now = run.clock.now()
-    if SETTLEMENT_START <= now.time() < SETTLEMENT_END:
-        until = datetime.combine(now.date(), SETTLEMENT_END, tzinfo=now.tzinfo)
-        log.info("Deribit settlement window: waiting until %s", until.isoformat())
-        await _sleep(run, (until - now).total_seconds())
+def in_settlement(now: datetime) -> bool:
+    """Whether ``now`` is inside Deribit's daily settlement window (07:30-08:15 UTC).
+
+    ETH options expire and everything settles at 08:00 UTC every day; the delivery
+    price is the index's average over the 30 minutes before (docs/runbook.md).
+    """
+    return SETTLEMENT_START <= now.astimezone(UTC).time() < SETTLEMENT_END
 
 
 async def _sleep(run: Run, seconds: float) -> None:
@@ -162,7 +163,15 @@ async def work_order(
     if refusal is not None:
         repo.update_order(row_id, run.clock.now(), state="cancelled", reject_reason=refusal)
         return OrderOutcome(row_id, None, "cancelled", 0, None, refused=refusal)
-    await wait_out_settlement(run)
+    if in_settlement(run.clock.now()):
+        log.warning(
+            "Deribit settlement window (07:30-08:15 UTC): %s not sent; the next run sends it",
+            guarded.label,
+        )
+        repo.update_order(
+            row_id, run.clock.now(), state="cancelled", reject_reason=SETTLEMENT_WINDOW
+        )
+        return OrderOutcome(row_id, None, "cancelled", 0, None, refused=SETTLEMENT_WINDOW)
     run.sent_labels.append(guarded.label)  # from here the broker may hold it
     try:
         order = await _place(run, guarded, legs)
@@ -237,10 +246,11 @@ async def work_order(
             continue
         edit = GuardedOrder(**{**guarded.__dict__, "price": new_price})
         refusal = await _may_send(run, edit, risk_exit)
+        if refusal is None and in_settlement(run.clock.now()):
+            refusal = SETTLEMENT_WINDOW  # no edit in the window: cancel, the next run sends
         if refusal is not None:
             outcome.refused = refusal
             break
-        await wait_out_settlement(run)
         edited = await d.edit_order(order.order_id, new_price)
         price = new_price
         outcome.prices.append(new_price)

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clients.deribit_json import BrokerOrder, BrokerTrade
-from bite.jobs.booking import book_exit
+from bite.jobs.booking import book_exit, opened_fields, proposal_values
 from bite.jobs.boot import Run
 from bite.jobs.orders import OrderOutcome, combo_average, store_fills
 from bite.state.models import OrderRow, PositionRow
@@ -127,8 +127,11 @@ async def _settle_entry(run: Run, row: PositionRow, report: RecoveryReport, dry_
         if not dry_run:
             if row.status == "proposed":
                 run.state.repo.transition(row.id, "awaiting_fill", now)
+            stored = run.state.repo.proposal_of(row.id)
+            if credit is None:  # no leg fill readable: the proposal's credit until they are
+                credit = Decimal(str(stored["credit_eth"]))
             run.state.repo.transition(
-                row.id, "open", now, contracts=filled, entry_credit_eth=credit, opened_at=now
+                row.id, "open", now, **opened_fields(proposal_values(stored), filled, credit, now)
             )
             run.state.audit.append(
                 "RECOVERY_OPEN", {"position_id": row.id, "contracts": filled, "credit": credit}, now

@@ -159,6 +159,10 @@ def _reason(exc: BaseException) -> str | None:
         return "credentials_refused"
     if isinstance(exc, McpProtocolError):
         return "protocol_mismatch"
+    if isinstance(exc, McpError) and exc.code == "venue_locked":
+        return "venue_locked"
+    if isinstance(exc, McpError) and exc.venue_paused:
+        return "venue_paused"
     if isinstance(exc, McpError):
         return "broker_unavailable"
     if isinstance(exc, IoFailureError):

@@ -112,16 +112,24 @@ class BacktestResult:
         }
 
 
+MONITOR_HOURS = tuple(h for h in range(24) if h != 8)  # as the crontab: not in settlement
+RECORD_HOURS = (6, 18)  # an equity row at the former decision slots and at each entry
+
+
 def slots(start: date, end: date) -> list[tuple[datetime, str]]:
-    """Entry slots (Mondays 14:00 UTC) and monitor slots (06:00 and 18:00 UTC), in order."""
+    """Entry slots (Mondays 14:00 UTC) and the hourly monitor (every hour but 08:00), in order.
+
+    The monitor runs the live rule: a full decision at the scheduled hours, in between
+    only when woken (``core.monitor_schedule``).
+    """
     out: list[tuple[datetime, str]] = []
     day = start
     while day <= end:
         base = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        out.append((base + timedelta(hours=6), "monitor"))
-        if day.weekday() == 0:
-            out.append((base + timedelta(hours=14), "entry"))
-        out.append((base + timedelta(hours=18), "monitor"))
+        for hour in MONITOR_HOURS:
+            if day.weekday() == 0 and hour == 14:
+                out.append((base + timedelta(hours=14), "entry"))
+            out.append((base + timedelta(hours=hour), "monitor"))
         day += timedelta(days=1)
     return out
 
@@ -280,6 +288,8 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
     except McpError as exc:
         result.errors[f"{kind}:{type(exc).__name__}"] += 1
         log.warning("slot %s (%s) skipped: %s", slot.isoformat(), kind, exc)
+    if kind == "monitor" and slot.hour not in RECORD_HOURS:
+        return
     summary = await run.clients.deribit.account_summary()
     spot, _ = await run.clients.deribit.index_price()
     rate = (await run.clients.macro.eur_usd()).rate

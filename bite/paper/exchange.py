@@ -3,7 +3,8 @@
 Combo limit orders fill against the modelled book by the rules of ``fills.py``, up
 to the smaller top-of-book amount of the legs, the rest resting ``open``; the fill
 price is the order's limit. Resting orders are re-checked whenever the account is
-touched. Expired positions settle at 08:00 UTC against the index.
+touched. Expired positions settle at 08:00 UTC at the delivery price: the average of
+the index over the 30 minutes before, as on Deribit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bite.paper.fills import (
     combo_fees,
     combo_prices,
     crosses,
+    delivery_price,
     settlement,
     short_margin,
     split_price,
@@ -81,6 +83,7 @@ class PaperExchange:
         self.cfg = cfg
         self.fees = fees
         self.combo_tick = combo_tick
+        self._deliveries: dict[datetime, Decimal] = {}
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode = WAL")
@@ -476,7 +479,7 @@ class PaperExchange:
             listing = listing_from_name(row["instrument_name"])
             if listing is None or listing.expiry > now:
                 continue
-            delivery = Decimal(f"{self.market.state(listing.expiry).index:.2f}")
+            delivery = self.delivery_price(listing.expiry)
             size = Decimal(row["size"])
             payoff, fee = settlement(listing, delivery, size, self.fees)
             cash = Decimal(self._account()["cash_eth"]) + size * payoff - fee
@@ -497,15 +500,23 @@ class PaperExchange:
                 "DELETE FROM positions WHERE instrument_name = ?", (row["instrument_name"],)
             )
 
+    def delivery_price(self, expiry: datetime) -> Decimal:
+        """The delivery price at ``expiry``: the 30-minute average of the index before it."""
+        found = self._deliveries.get(expiry)
+        if found is None:
+            found = delivery_price(lambda t: self.market.state(t).index, expiry)
+            self._deliveries[expiry] = found
+        return found
+
     def delivery_prices(self, now: datetime, count: int) -> list[dict[str, Any]]:
-        """The last ``count`` daily 08:00 index prices."""
+        """The last ``count`` daily delivery prices (08:00 UTC), as Deribit lists them."""
         last = now.replace(hour=8, minute=0, second=0, microsecond=0)
         if last > now:
             last -= timedelta(days=1)
         return [
             {
                 "date": (last - timedelta(days=k)).date().isoformat(),
-                "delivery_price": round(self.market.state(last - timedelta(days=k)).index, 2),
+                "delivery_price": float(self.delivery_price(last - timedelta(days=k))),
             }
             for k in range(count)
         ]

@@ -4,12 +4,15 @@ A combo's touch and mid as its side sees them; whether a limit crosses them (a c
 fills at most ``price_improvement`` of the way from the touch to mid, a debit alike);
 how the limit splits over the legs (the cheaper leg at its touch, the other at the
 rest); the fees (per leg, or only the dearer leg of a combo); the standard margin of
-a short leg; and what an expired option pays at the delivery price.
+a short leg; the delivery price (Deribit's: the average of the index over the 30
+minutes before 08:00 UTC); and what an expired option pays at it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bite.config.schema import FeesConfig
@@ -115,3 +118,19 @@ def settlement(
         cap = Decimal(str(fees.option_fee_cap_pct)) / 100 * payoff
         fee = min(share, cap) * abs(size)
     return payoff, fee
+
+
+DELIVERY_WINDOW = timedelta(minutes=30)
+DELIVERY_SAMPLES = 450  # Deribit averages 450 index samples over the last 30 minutes
+
+
+def delivery_price(index_at: Callable[[datetime], float], expiry: datetime) -> Decimal:
+    """The delivery price of an expiry: the mean of the index over the 30 minutes before.
+
+    Deribit's rule (support.deribit.com article 25944687755293): 450 samples, one
+    every 4 s, ending at the expiry; rounded to the cent like the index.
+    """
+    step = DELIVERY_WINDOW / DELIVERY_SAMPLES
+    start = expiry - DELIVERY_WINDOW
+    total = sum(index_at(start + step * (k + 1)) for k in range(DELIVERY_SAMPLES))
+    return Decimal(f"{total / DELIVERY_SAMPLES:.2f}")

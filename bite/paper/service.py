@@ -21,6 +21,8 @@ from bite.paper.market import (
     MarketSource,
 )
 
+PAPER_KEY_SCOPE = "trade:read_write account:read wallet:none"  # what a careful key holds
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -151,11 +153,14 @@ class PaperService:
         if handler is None:
             return _UNKNOWN
         if tool == "environment":
-            return {"environment": rule.get("environment", "paper")}
+            return {**handler(args, now), "environment": rule.get("environment", "paper")}
         return handler(args, now)
 
     def _deribit_environment(self, args: dict[str, Any], now: datetime) -> Any:
-        return {"environment": "paper"}
+        return {"environment": "paper", "locked": False}
+
+    def _deribit_key_scope(self, args: dict[str, Any], now: datetime) -> Any:
+        return {"scope": PAPER_KEY_SCOPE}
 
     def _deribit_index_price(self, args: dict[str, Any], now: datetime) -> Any:
         index = round(self.market.state(now).index, 2)

@@ -133,6 +133,14 @@ def print_monitor(report: dict[str, Any], console: Console | None = None) -> Non
     )
     if report.get("message"):
         out.print(report["message"])
+    if report["status"] == "not_due":
+        out.print(
+            f"spot {report.get('spot')}: not due (no scheduled hour, no wake: spot near where "
+            "it was and far from the short strikes, no exit pending); --full decides now"
+        )
+        return
+    if report.get("due"):
+        out.print(f"decided because: {', '.join(report['due'])}")
     table = Table(title="Positions")
     for column in (
         "position",
@@ -219,10 +227,12 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
             "contracts",
             "credit_eth",
             "max_loss_usd",
+            "breakeven_usd",
             "dte",
             "delta",
             "vega",
             "theta",
+            "exit_pending",
         ],
         out,
     )

@@ -70,6 +70,9 @@ class PositionRow:
     opened_at: str | None
     closed_at: str | None
     sample_id: int | None
+    breakeven_usd: Decimal | None = None
+    exit_pending_rule: str | None = None  # a risk exit left for the next run
+    exit_pending_since: str | None = None
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clock import iso_z, parse_instant
+from bite.core.booking import sizing_loss_opened
 from bite.core.types import ComboProposal, TradeOutcome
 from bite.state.db import transaction
 from bite.state.models import (
@@ -222,6 +223,10 @@ class Repository:
             "fees_eth",
             "r_multiple",
             "equity_eur_at_close",
+            "max_loss_usd",
+            "breakeven_usd",
+            "exit_pending_rule",
+            "exit_pending_since",
             "opened_at",
             "closed_at",
         }
@@ -259,6 +264,16 @@ class Repository:
             raise KeyError(f"no position {position_id}")
         return position
 
+    def set_exit_pending(self, position_id: str, rule: str | None, now: datetime) -> None:
+        """Mark (or clear, with None) a risk exit left for the next run; no status change."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "UPDATE positions SET exit_pending_rule = ?, exit_pending_since = CASE"
+                " WHEN ? IS NULL THEN NULL ELSE COALESCE(exit_pending_since, ?) END,"
+                " updated_at = ? WHERE id = ?",
+                (rule, rule, iso_z(now), iso_z(now), position_id),
+            )
+
     @staticmethod
     def _position(row: sqlite3.Row) -> PositionRow:
         return PositionRow(
@@ -288,27 +303,43 @@ class Repository:
             opened_at=row["opened_at"],
             closed_at=row["closed_at"],
             sample_id=row["sample_id"],
+            breakeven_usd=_dec(row["breakeven_usd"]),
+            exit_pending_rule=row["exit_pending_rule"],
+            exit_pending_since=row["exit_pending_since"],
         )
 
     def closed_trades(self) -> list[TradeOutcome]:
-        """Closed and expired positions with a realized R, as the Kelly estimate needs them."""
+        """Closed and expired positions with a realized R, as the Kelly estimate needs them.
+
+        The sizing loss is that of the contracts that opened (R's one definition,
+        ``core.booking``). A trade whose equity at close is unknown carries the last
+        known equity (the first known, before any): the drawdown never reads 0.
+        """
         rows = self.conn.execute(
-            "SELECT closed_at, realized_pnl_eur, sizing_loss_eur, equity_eur_at_close"
-            " FROM positions WHERE status IN ('closed', 'expired') AND closed_at IS NOT NULL"
-            " AND r_multiple IS NOT NULL ORDER BY closed_at"
+            "SELECT p.closed_at, p.realized_pnl_eur, p.sizing_loss_eur, p.equity_eur_at_close,"
+            " p.contracts_proposed, (SELECT COALESCE(SUM(o.filled_amount), 0) FROM orders o"
+            " WHERE o.position_id = p.id AND o.kind = 'entry') AS opened"
+            " FROM positions p WHERE p.status IN ('closed', 'expired')"
+            " AND p.closed_at IS NOT NULL AND p.r_multiple IS NOT NULL ORDER BY p.closed_at"
         ).fetchall()
+        known = [Decimal(r["equity_eur_at_close"]) for r in rows if r["equity_eur_at_close"]]
+        last_equity = known[0] if known else Decimal(0)
         out = []
         for row in rows:
-            loss = Decimal(row["sizing_loss_eur"])
+            opened = int(row["opened"]) or int(row["contracts_proposed"])
+            loss = sizing_loss_opened(
+                Decimal(row["sizing_loss_eur"]), int(row["contracts_proposed"]), opened
+            )
+            if row["equity_eur_at_close"]:
+                last_equity = Decimal(row["equity_eur_at_close"])
             if loss <= 0:
                 continue
-            equity = Decimal(row["equity_eur_at_close"] or "0")
             out.append(
                 TradeOutcome(
                     closed_at=parse_iso_z(row["closed_at"]),
                     pnl_eur=Decimal(row["realized_pnl_eur"]),
                     sizing_loss_eur=loss,
-                    equity_eur_after=equity,
+                    equity_eur_after=last_equity,
                 )
             )
         return out

@@ -62,6 +62,8 @@ class FakeDeribit:
         self.calls.append(method)
         if method == "public/get_time":
             return self._ms(self.now)
+        if method == "public/status":
+            return {"locked": "false"}
         if method == "public/get_index_price":
             return {"index_price": INDEX, "estimated_delivery_price": INDEX}
         if method == "public/get_volatility_index_data":
@@ -123,7 +125,11 @@ class FakeDeribit:
                 "state": "open",
             }
         if method == "public/auth":
-            return {"access_token": "local-access", "expires_in": 900}
+            return {
+                "access_token": "local-access",
+                "expires_in": 900,
+                "scope": "connection mainaccount trade:read_write account:read wallet:none",
+            }
         if method == "private/get_account_summary":
             return {
                 "currency": "ETH",

@@ -133,6 +133,10 @@ def test_every_service_direct_as_the_runbook_sets_it_up(tmp_path: Path) -> None:
     def hyperliquid(path: str, body: bytes) -> bytes:
         kind = json.loads(body)["type"]
         asked.append(kind)
+        if kind == "fundingHistory":  # the last hour's funding, paid on the hour
+            hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+            row = {"coin": "ETH", "fundingRate": "0.0000125", "premium": "0.0001"}
+            return json.dumps([{**row, "time": int(hour.timestamp() * 1000)}]).encode()
         return ctxs if kind == "metaAndAssetCtxs" else meta
 
     def fear_greed(path: str, body: bytes) -> bytes:
@@ -180,6 +184,7 @@ def test_every_service_direct_as_the_runbook_sets_it_up(tmp_path: Path) -> None:
     assert out["status"] == "would_enter", (out["reasons"], out["numbers"])
     assert out["proposal"]["spread_type"] == "bull_put"
     assert "metaAndAssetCtxs" in asked
+    assert "fundingHistory" in asked
 
 
 def test_a_calendar_that_ends_too_soon_refuses_or_warns_with_a_medium_alert(

@@ -31,6 +31,13 @@ def test_a_position_held_through_expiry_is_booked_from_the_delivery_price(tmp_pa
     fees = sum(Decimal(str(f[0])) for f in ws.query("SELECT fee FROM fills"))
     n = entry["proposal"]["contracts"]
     assert Decimal(pnl_eth) == n * credit - fees
+    # the equity at expiry is booked: the drawdown never reads 0 after an expired winner
+    equity, r, booked_fees = ws.query(
+        "SELECT equity_eur_at_close, r_multiple, fees_eth FROM positions"
+    )[0]
+    assert equity is not None and Decimal(equity) > 0
+    assert r is not None and r > 0
+    assert Decimal(booked_fees) == fees
     assert "EXPIRED" in ws.audit_events()
     assert ws.query("SELECT instrument_name FROM positions", "paper.sqlite") == []
 
@@ -52,3 +59,17 @@ def test_a_partial_entry_fill_opens_a_position_of_the_filled_size(tmp_path: Path
     assert ws.query("SELECT status, contracts FROM positions") == [("open", filled)]
     held = dict(ws.query("SELECT instrument_name, size FROM positions", "paper.sqlite"))
     assert sorted(abs(float(v)) for v in held.values()) == [filled, filled]
+    # the worst case and the breakeven are those of the credit received, on what filled
+    credit = Decimal(out["order"]["average_price"])
+    short_strike = Decimal(str(out["proposal"]["short"]["strike"]))
+    max_loss, breakeven = ws.query("SELECT max_loss_usd, breakeven_usd FROM positions")[0]
+    assert Decimal(breakeven) == short_strike / (1 + credit)
+    per_contract = Decimal(out["proposal"]["max_loss_usd"]) / out["proposal"]["contracts"]
+    assert Decimal(max_loss) == per_contract * filled
+    # closed later: R is on the contracts that opened, not on those proposed
+    ws.json("monitor-run", now=at(262))
+    pnl_eur, sizing, proposed, r = ws.query(
+        "SELECT realized_pnl_eur, sizing_loss_eur, contracts_proposed, r_multiple FROM positions"
+    )[0]
+    assert r is not None
+    assert r == float(Decimal(pnl_eur) / (Decimal(sizing) * filled / proposed))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -119,17 +120,24 @@ def test_an_invalid_config_file_still_lets_monitor_manage_the_position(tmp_path:
     assert ("HIGH", "config_choice") in ws.query("SELECT severity, key FROM alerts")
 
 
-def test_nothing_is_sent_during_settlement_the_run_waits_until_0805(tmp_path: Path) -> None:
+def test_nothing_is_sent_during_settlement_the_next_run_closes(tmp_path: Path) -> None:
     ws = scripted_workspace(tmp_path, "crash")
     enter(ws)
+    started = time.monotonic()
     out = monitor(ws, 65 + 40 / 60)  # Thursday 07:40 UTC, the stop has fired
+    assert time.monotonic() - started < 20  # it does not sit on the lock until 08:15
+    assert out["status"] == "exit_blocked"
+    assert out["positions"][0]["reasons"] == ["settlement_window"]
+    assert "EXIT_PLACED" not in ws.audit_events()
+    assert len(ws.broker_orders()) == 1  # the entry's only
+    out = monitor(ws, 66 + 20 / 60)  # 08:20, after the window
     assert out["status"] == "closed"
     placed = [
         json.loads(line)
         for line in (ws.data / "audit.log").read_bytes().splitlines()
         if b'"EXIT_PLACED"' in line
     ]
-    assert placed[0]["ts"] == "2026-03-05T08:05:00.000000Z"
+    assert placed[0]["ts"] == "2026-03-05T08:20:00.000000Z"
 
 
 def test_a_spot_jump_beyond_the_limit_skips_the_cycle_with_exit_75(tmp_path: Path) -> None:

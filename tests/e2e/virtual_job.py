@@ -2,7 +2,7 @@
 
 ``CERBERO_BITE_NOW`` is honoured in paper only, so an end-to-end test of a testnet
 job that sends orders would otherwise run on the wall clock, and wait out Deribit's
-settlement window (07:30-08:05 UTC) whenever it happens to run then. This runs the
+settlement window (07:30-08:15 UTC) whenever it happens to run then. This runs the
 same ``execute`` the CLI runs (lock, boot, environment check, recovery, cycle), with a
 ``VirtualClock`` passed in as the composition root allows; as a child process too
 (``python -m tests.e2e.virtual_job JOB CONFIG DATA_DIR NOW``) so a test can kill it.

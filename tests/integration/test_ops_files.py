@@ -212,8 +212,17 @@ def test_the_rendered_crontab_parses_and_avoids_settlement() -> None:
         assert all(CRON_FIELD.match(f) for f in fields[:5]), line
         if "entry-run" in line or "monitor-run" in line:
             minute = int(fields[0])
-            for hour in map(int, fields[1].split(",")):
-                assert not time_of_day(7, 30) <= time_of_day(hour, minute) < time_of_day(8, 5)
+            for hour in hours_of(fields[1]):
+                assert not time_of_day(7, 30) <= time_of_day(hour, minute) < time_of_day(8, 15)
+
+
+def hours_of(field: str) -> list[int]:
+    """A cron hour field (``6,18``, ``0-7,9-23``) as its hours."""
+    out: list[int] = []
+    for part in field.split(","):
+        low, _, high = part.partition("-")
+        out += range(int(low), int(high or low) + 1)
+    return out
 
 
 def time_of_day(hour: int, minute: int) -> int:

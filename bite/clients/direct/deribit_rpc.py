@@ -34,9 +34,31 @@ from bite.clients.direct.jsonrpc import DeribitRpc, RpcError
 
 log = logging.getLogger("bite.deribit_rpc")
 
-AUTH_CODES = frozenset({10000, 13004, 13009, 13021})
-BUSY_CODES = frozenset({10028, 10040, 10041, 10047, 10066, 11051, 13028})
-REFUSALS = frozenset({10002, 10005, 10007, 10009, 10021, 10026, 10037, 10043, 11054})
+# Deribit's error codes, matched by number, never by message (the errors article
+# mislabels some; the API v2.1.1 code list and docs/runbook.md name them)
+CODE_NAMES: dict[int, str] = {
+    10000: "authorization_required",
+    10002: "qty_too_low",
+    10009: "not_enough_funds",
+    10028: "too_many_requests",
+    10041: "settlement_in_progress",
+    10043: "price_wrong_tick",
+    11051: "system_maintenance",
+    13004: "invalid_credentials",
+    13009: "unauthorized",
+    13028: "temporarily_unavailable",
+    13030: "mmp_trigger",
+    13032: "non_unique_order_label",
+    13035: "combo_inactive",
+    13036: "combo_limit",
+    13403: "scope_exceeded",
+}
+AUTH_CODES = frozenset({10000, 13004, 13009, 13021, 13403})
+RATE_LIMITED = 10028  # the session ends: wait, authenticate again; reads are retried
+PAUSED_CODES = frozenset({10041, 11051, 13028})  # nothing sent, no health strike
+BUSY_CODES = frozenset({10040, 10047, 10066})
+REFUSALS = frozenset({10002, 10005, 10007, 10009, 10021, 10026, 10037, 10043, 11054, 13030})
+LABEL_TAKEN = 13032
 FINAL_CODES = frozenset({10010, 11008})
 COMBO_UNAVAILABLE = frozenset({13035, 13036})
 
@@ -66,22 +88,36 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
             args = json.loads(request.content or b"{}")
             return httpx.Response(200, json=_plain(await handler(args)))
         except RpcError as exc:
+            name = code_name(exc.code)
             if exc.code in AUTH_CODES:
-                return _error(401, str(exc.code), exc.message)
-            if exc.code in BUSY_CODES:
-                return _error(503, str(exc.code), exc.message)
+                return _error(401, name, exc.message)
+            if exc.code == RATE_LIMITED:
+                self.rpc.forget_token()  # Deribit ends the session: authenticate again
+                return _error(429, name, exc.message)
+            if exc.code in PAUSED_CODES or exc.code in BUSY_CODES:
+                return _error(503, name, exc.message)
             if exc.code in COMBO_UNAVAILABLE:
-                return _error(409, str(exc.code), f"combo unavailable: {exc.message}")
-            return _error(400, str(exc.code), exc.message)
+                return _error(409, name, f"combo unavailable: {exc.message}")
+            return _error(400, name, exc.message)
 
     async def _public(self, method: str, params: Mapping[str, Any]) -> Any:
         return (await self.rpc.call(method, params, public_data=self.public_elsewhere)).result
 
     async def _tool_environment(self, args: dict[str, Any]) -> Any:
+        """The testnet flag and the platform's lock (``public/status``): public calls only,
+        so that a key meant for the other environment is never sent."""
         answer = await self.rpc.call("public/get_time")
         if answer.testnet is None:
             raise RpcError("public/get_time", -32600, "no testnet flag in the answer")
-        return {"environment": "testnet" if answer.testnet else "mainnet"}
+        status = (await self.rpc.call("public/status")).result
+        return {
+            "environment": "testnet" if answer.testnet else "mainnet",
+            "locked": _locked_for_eth(status),
+        }
+
+    async def _tool_key_scope(self, args: dict[str, Any]) -> Any:
+        """The scope ``public/auth`` granted the key (asked after the environment matched)."""
+        return {"scope": await self.rpc.granted_scope() if self.rpc.has_key else None}
 
     async def _tool_index_price(self, args: dict[str, Any]) -> Any:
         return await self._public("public/get_index_price", {"index_name": "eth_usd"})
@@ -206,6 +242,11 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         try:
             result = (await self.rpc.call(f"private/{method_side}", params)).result
         except RpcError as exc:
+            if exc.code == LABEL_TAKEN:  # an earlier send went through: the order is ours
+                log.warning("label %s is taken: adopting the order that holds it", args["label"])
+                found = await self._tool_orders_by_label({"label": args["label"]})
+                if found:
+                    return {"order": found[-1], "trades": []}
             if exc.code not in REFUSALS:
                 raise
             return {
@@ -213,7 +254,7 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
                     "order_id": f"rejected-{args['label']}",
                     "label": args["label"],
                     "order_state": "rejected",
-                    "reject_reason": exc.message,
+                    "reject_reason": code_name(exc.code),
                     "amount": amount,
                     "filled_amount": 0,
                     "price": args["price"],
@@ -333,6 +374,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def code_name(code: int) -> str:
+    """Deribit's name for an error code (``deribit_<code>`` for one not listed)."""
+    return CODE_NAMES.get(code, f"deribit_{code}")
+
+
+def _locked_for_eth(status: Any) -> bool:
+    """``public/status``: ``locked`` is "true", "partial" or "false"; partial names the
+    locked currencies or indices."""
+    if not isinstance(status, Mapping):
+        return False
+    locked = str(status.get("locked", "false")).lower()
+    if locked == "true":
+        return True
+    if locked == "partial":
+        names = [str(n).lower() for n in status.get("locked_indices", []) or []]
+        names += [str(n).lower() for n in status.get("locked_currencies", []) or []]
+        return any(n in ("eth", "eth_usd") or n.startswith("eth") for n in names)
+    return False
 
 
 def _error(status: int, code: str, message: str) -> httpx.Response:

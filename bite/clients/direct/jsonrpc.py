@@ -58,6 +58,22 @@ class DeribitRpc:
         self._token: str | None = None
         self._expires_at = 0.0
         self._ids = 0
+        self.scope: str | None = None  # what public/auth granted the key
+
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key is configured."""
+        return bool(self.client_id and self.client_secret)
+
+    async def granted_scope(self) -> str | None:
+        """The scope the key was granted (authenticating when needed)."""
+        await self._access_token()
+        return self.scope
+
+    def forget_token(self) -> None:
+        """Drop the access token: the next private call authenticates again."""
+        self._token = None
+        self._expires_at = 0.0
 
     async def call(
         self, method: str, params: Mapping[str, Any] | None = None, *, public_data: bool = False
@@ -109,4 +125,6 @@ class DeribitRpc:
             raise RpcError("public/auth", 13004, "no access token in the answer")
         self._token = token
         self._expires_at = time.monotonic() + float(result.get("expires_in", 900))
+        scope = result.get("scope")
+        self.scope = scope if isinstance(scope, str) else None
         return token

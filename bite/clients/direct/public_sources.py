@@ -4,8 +4,9 @@ Like the Deribit connector, an httpx transport answers the contract's tools for
 ``hyperliquid``, ``macro`` and ``sentiment`` from their public sources, so the
 clients and the jobs stay unchanged:
 
-- hyperliquid ``funding``: ``POST https://api.hyperliquid.xyz/info``
-  ``{"type": "metaAndAssetCtxs"}``, ETH found by name; ``account_value``:
+- hyperliquid ``funding``: ``POST https://api.hyperliquid.xyz/info``: the rate and its
+  time from the last ``{"type": "fundingHistory"}`` row, the mark and open interest
+  from ``{"type": "metaAndAssetCtxs"}`` (ETH found by name); ``account_value``:
   ``{"type": "clearinghouseState", "user"}`` (0 without ``user_address``, said once);
 - macro ``eur_usd_rate``: the ECB's euro reference rates (``eurofxref-daily.xml``),
   dated by their day at 16:00 CET and kept until the next working day's publication
@@ -40,11 +41,16 @@ ECB_NS = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 ECB_MAX_BYTES = 64 * 1024
 FEAR_GREED = "https://api.alternative.me/fng/"
 RANK = {"low": 0, "medium": 1, "high": 2}
+FUNDING_LOOKBACK = timedelta(hours=6)  # hourly funding: the last row is within the hour
 log = logging.getLogger("bite.public_sources")
 
 
 class SourceError(Exception):
     """A public source answered out of shape (a protocol error for the client)."""
+
+
+class SourceEmptyError(Exception):
+    """A public source answered in shape but has no value yet (unavailable: retry later)."""
 
 
 def read_calendar(path: Path) -> list[MacroEvent]:
@@ -156,6 +162,8 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
             return httpx.Response(200, json=await handler(args))
         except SourceError as exc:  # a 200 whose body is not JSON: a protocol error
             return httpx.Response(200, content=f"out of shape: {exc}".encode())
+        except SourceEmptyError as exc:
+            return _error(503, "no_value", f"{service}.{tool}: {exc}")
         except httpx.HTTPStatusError as exc:
             status = exc.response.status_code
             return _error(
@@ -199,21 +207,36 @@ class PublicSourcesTransport(httpx.AsyncBaseTransport):
             raise SourceError("hyperliquid did not answer JSON") from None
 
     async def _hyperliquid_funding(self, args: dict[str, Any]) -> Any:
-        now = self.clock.now().replace(minute=0, second=0, microsecond=0)
+        """The rate and its time from the last ``fundingHistory`` row (the last funding
+        actually paid: ``metaAndAssetCtxs`` carries no time, so its rate could be of any
+        age); the mark and the open interest from ``metaAndAssetCtxs``."""
+        coin = str(args.get("coin", "ETH"))
+        now = self.clock.now()
+        start = int((now - FUNDING_LOOKBACK).timestamp() * 1000)
+        history = await self._post_info(
+            {"type": "fundingHistory", "coin": coin, "startTime": start}
+        )
+        try:
+            rows = [row for row in history if row.get("coin") == coin]
+            if not rows:
+                raise SourceEmptyError(f"no {coin} funding in the last {FUNDING_LOOKBACK}")
+            last = max(rows, key=lambda row: int(row["time"]))
+            rate = float(last["fundingRate"])
+            stamp = int(last["time"])
+        except (TypeError, KeyError, ValueError, AttributeError):
+            raise SourceError("fundingHistory rows without coin, fundingRate and time") from None
         try:
             funding = funding_from_meta_and_ctxs(
-                await self._post_info({"type": "metaAndAssetCtxs"}),
-                str(args.get("coin", "ETH")),
-                now,
+                await self._post_info({"type": "metaAndAssetCtxs"}), coin, now
             )
         except Exception as exc:
             raise SourceError(str(exc)) from None
         return {
-            "coin": args.get("coin", "ETH"),
-            "funding_hourly": funding.hourly,
+            "coin": coin,
+            "funding_hourly": rate,
             "mark_px": float(funding.mark_px),
             "open_interest": float(funding.open_interest),
-            "time": int(now.timestamp() * 1000),
+            "time": stamp,
         }
 
     async def _hyperliquid_account_value(self, args: dict[str, Any]) -> Any:

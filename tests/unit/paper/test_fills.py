@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
-from bite.config.schema import FeesConfig
+from bite.config.schema import FeesConfig, PaperConfig
 from bite.paper.chain import Chain, PaperQuote
-from bite.paper.fills import combo_fees, combo_prices, crosses, split_price
+from bite.paper.exchange import PaperExchange
+from bite.paper.fills import combo_fees, combo_prices, crosses, delivery_price, split_price
 from bite.paper.market import SyntheticMarket
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,3 +67,31 @@ def test_a_combo_pays_only_its_dearer_legs_fee() -> None:
         FeesConfig(combo_single_leg_fee=False),
     )
     assert all(f > 0 for f in both)
+
+
+def test_the_delivery_price_is_the_average_of_the_last_30_minutes_not_the_08_00_print() -> None:
+    expiry = datetime(2026, 3, 13, 8, tzinfo=UTC)
+    ramp_start = expiry - timedelta(minutes=30)
+
+    def index_at(when: datetime) -> float:  # 3000 rising 1 USD a minute through the window
+        return 3000 + (when - ramp_start).total_seconds() / 60
+
+    price = delivery_price(index_at, expiry)
+    # 450 samples ending at 08:00, one every 4 s: their mean is 3015.0667, not 3030
+    expected = sum(3000 + 4 * (k + 1) / 60 for k in range(450)) / 450
+    assert price == Decimal(f"{expected:.2f}")
+    assert price != Decimal(f"{index_at(expiry):.2f}")
+
+
+def test_the_paper_venue_settles_and_reports_the_same_delivery_price(tmp_path: Path) -> None:
+    market = SyntheticMarket(7)
+    expiry = datetime(2026, 3, 13, 8, tzinfo=UTC)
+    expected = delivery_price(lambda t: market.state(t).index, expiry)
+    exchange = PaperExchange(
+        tmp_path / "paper.sqlite", market, PaperConfig(), FeesConfig(), Decimal("0.0001")
+    )
+    try:
+        listed = exchange.delivery_prices(expiry + timedelta(hours=1), 1)
+    finally:
+        exchange.close()
+    assert listed == [{"date": "2026-03-13", "delivery_price": float(expected)}]

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 from bite.errors import ExitCode
-from bite.state.db import APPLICATION_ID, DatabaseError, apply_migrations, open_database
+from bite.state.db import (
+    APPLICATION_ID,
+    DatabaseError,
+    apply_migrations,
+    open_database,
+    schema_version,
+)
 from bite.state.models import TRANSITIONS, IllegalTransitionError, NewFill
 from bite.state.repository import Repository
 from hypothesis import given
@@ -32,7 +38,7 @@ def test_a_new_database_is_marked_and_tuned(tmp_path: Path) -> None:
     repo = repo_at(tmp_path)
     conn = repo.conn
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
@@ -57,7 +63,7 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
     assert apply_migrations(repo.conn, tmp_path) == 0
     repo.close()
     again = repo_at(tmp_path)
-    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert again.conn.execute("PRAGMA user_version").fetchone()[0] == schema_version()
 
 
 def test_a_newer_schema_is_refused_not_recreated(tmp_path: Path) -> None:

@@ -94,6 +94,7 @@ def test_the_environment_is_the_testnet_flag_of_a_public_call(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
     httpx_mock.add_response(url=f"{TEST}/public/get_time", json=envelope(1700000000000))
+    httpx_mock.add_response(url=f"{TEST}/public/status", json=envelope({"locked": "false"}))
 
     async def body(c: Clients) -> str:
         return await c.deribit.environment()
@@ -105,6 +106,7 @@ def test_a_mismatch_ends_the_run_before_any_private_call(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
     httpx_mock.add_response(url=f"{TEST}/public/get_time", json=envelope(1, testnet=False))
+    httpx_mock.add_response(url=f"{TEST}/public/status", json=envelope({"locked": "false"}))
     config_path = tmp_path / "strategy.yaml"
     config_path.write_text(
         "execution:\n  environment: testnet\nservices:\n  deribit:\n    transport: direct\n"
@@ -609,3 +611,138 @@ def test_the_margin_estimate_sums_each_legs_margin(httpx_mock: HTTPXMock, tmp_pa
     ]
     assert [p["instrument_name"] for p in sent] == [SHORT, LONG]
     assert all(p["amount"] == 3 for p in sent)
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "exit_code", "name"),
+    [
+        (13009, McpAuthError, 2, "unauthorized"),
+        (13403, McpAuthError, 2, "scope_exceeded"),
+        (10028, McpUnavailableError, 75, "too_many_requests"),
+        (10041, McpUnavailableError, 75, "settlement_in_progress"),
+        (11051, McpUnavailableError, 75, "system_maintenance"),
+        (13028, McpUnavailableError, 75, "temporarily_unavailable"),
+    ],
+)
+def test_errors_are_matched_on_their_numeric_code_never_the_message(
+    httpx_mock: HTTPXMock,
+    tmp_path: Path,
+    code: int,
+    error: type[Exception],
+    exit_code: int,
+    name: str,
+) -> None:
+    wrong_text = {"code": code, "message": "invalid_argument"}  # the errors article's mislabel
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_account_summary",
+        json={"jsonrpc": "2.0", "error": wrong_text},
+        is_reusable=True,
+    )
+    auth(httpx_mock)
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.account_summary()
+
+    with pytest.raises(error) as caught:
+        run(cfg(), body, tmp_path)
+    assert int(caught.value.exit_code) == exit_code  # type: ignore[attr-defined]
+    assert caught.value.code == name  # type: ignore[attr-defined]
+    paused = name in ("settlement_in_progress", "system_maintenance", "temporarily_unavailable")
+    assert caught.value.venue_paused is paused  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("code", "reason"), [(10009, "not_enough_funds"), (13030, "mmp_trigger")])
+def test_an_order_refused_by_code_is_rejected_with_the_codes_name(
+    httpx_mock: HTTPXMock, tmp_path: Path, code: int, reason: str
+) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/create_combo",
+        json=envelope(
+            {
+                "id": "C1",
+                "state": "active",
+                "legs": [
+                    {"instrument_name": SHORT, "amount": 1},
+                    {"instrument_name": LONG, "amount": -1},
+                ],
+            }
+        ),
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/sell",
+        json={"jsonrpc": "2.0", "error": {"code": code, "message": "some other words"}},
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.place_combo_order(LEGS, "sell", 3, Decimal("0.0085"), "bite-p1")
+
+    result = run(cfg(), body, tmp_path)
+    assert (result.order.state, result.order.reject_reason) == ("rejected", reason)
+    sent = [str(r.url) for r in httpx_mock.get_requests()]
+    assert sent.count(f"{TEST}/private/sell") == 1  # never retried
+
+
+def test_a_label_already_taken_adopts_the_order_that_holds_it(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    auth(httpx_mock)
+    httpx_mock.add_response(
+        url=f"{TEST}/private/create_combo",
+        json=envelope(
+            {
+                "id": "ETH-PS-5DEC25-2400_2200",
+                "state": "active",
+                "legs": [
+                    {"instrument_name": SHORT, "amount": 1},
+                    {"instrument_name": LONG, "amount": -1},
+                ],
+            }
+        ),
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/sell",
+        json={"jsonrpc": "2.0", "error": {"code": 13032, "message": "non_unique_order_label"}},
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_order_state_by_label",
+        json=envelope([combo_order("sell", 0.0085)]),
+    )
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.place_combo_order(LEGS, "sell", 3, Decimal("0.0085"), "bite-p1")
+
+    result = run(cfg(), body, tmp_path)
+    assert (result.order.order_id, result.order.state) == ("ETH-1", "open")
+
+
+@pytest.mark.parametrize(
+    ("status", "locked"),
+    [
+        ({"locked": "false"}, False),
+        ({"locked": "true"}, True),
+        ({"locked": "partial", "locked_indices": ["btc_usd"]}, False),
+        ({"locked": "partial", "locked_indices": ["eth_usd"]}, True),
+    ],
+)
+def test_the_platform_lock_comes_from_public_status(
+    httpx_mock: HTTPXMock, tmp_path: Path, status: dict[str, Any], locked: bool
+) -> None:
+    httpx_mock.add_response(url=f"{TEST}/public/get_time", json=envelope(1700000000000))
+    httpx_mock.add_response(url=f"{TEST}/public/status", json=envelope(status))
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.venue()
+
+    venue = run(cfg(), body, tmp_path)
+    assert (venue.environment, venue.locked) == ("testnet", locked)
+    assert all("/public/auth" not in str(r.url) for r in httpx_mock.get_requests())
+
+
+def test_the_key_scope_is_what_public_auth_granted(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    auth(httpx_mock)
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.key_scope()
+
+    assert run(cfg(), body, tmp_path) == "trade:read_write"

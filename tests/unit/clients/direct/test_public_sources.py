@@ -79,13 +79,24 @@ def run(config: StrategyConfig, tmp_path: Path, body: Callable[[Clients], Awaita
     return asyncio.run(main())
 
 
-def test_funding_comes_from_meta_and_asset_ctxs_by_name(
+def funding_history(coin: str = "ETH") -> list[dict[str, Any]]:
+    """Real hourly ``fundingHistory`` rows (recorded for BTC), relabelled as ``coin``."""
+    rows = json.loads(
+        (FIXTURES / "hyperliquid/fundingHistory_BTC_last48_2023-07-17.json").read_text()
+    )
+    return [{**row, "coin": coin} for row in rows]
+
+
+def test_funding_is_the_last_paid_rate_with_its_own_time(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
     data = json.loads(
         (FIXTURES / "hyperliquid/metaAndAssetCtxs_testnet_2024-12-21.json").read_text()
     )
-    httpx_mock.add_response(url=HYPERLIQUID, json=data)
+    rows = funding_history()
+    rows[-1] = {**rows[-1], "fundingRate": "0.0000311"}
+    httpx_mock.add_response(url=HYPERLIQUID, match_json={"type": "metaAndAssetCtxs"}, json=data)
+    httpx_mock.add_response(url=HYPERLIQUID, json=rows)
 
     async def body(c: Clients) -> Any:
         return await c.hyperliquid.funding()
@@ -93,9 +104,23 @@ def test_funding_comes_from_meta_and_asset_ctxs_by_name(
     funding = run(cfg(tmp_path), tmp_path, body)
     assert funding.mark_px == Decimal("3562.5")
     assert funding.open_interest > 0  # the ETH context's openInterest, not a placeholder
-    assert funding.time == NOW.replace(minute=0)
-    sent = json.loads(httpx_mock.get_requests()[0].content)
-    assert sent == {"type": "metaAndAssetCtxs"}
+    assert funding.hourly == pytest.approx(0.0000311)  # the last row's, not the ctx's
+    # the row's own time (2023-07-17 21:00 UTC), not the fetch time: staleness can bite
+    assert funding.time == datetime(2023, 7, 17, 21, 0, 0, 65000, tzinfo=UTC)
+    asked = [json.loads(r.content) for r in httpx_mock.get_requests()]
+    history = next(a for a in asked if a["type"] == "fundingHistory")
+    assert history["coin"] == "ETH"
+    assert history["startTime"] == int((NOW - timedelta(hours=6)).timestamp() * 1000)
+
+
+def test_no_recent_funding_row_is_a_source_failure(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=HYPERLIQUID, json=funding_history("BTC"), is_reusable=True)
+
+    async def body(c: Clients) -> Any:
+        return await c.hyperliquid.funding()
+
+    with pytest.raises(McpUnavailableError, match="no ETH funding"):
+        run(cfg(tmp_path), tmp_path, body)
 
 
 def test_account_value_reads_the_clearinghouse_state(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
