@@ -85,6 +85,21 @@ class DeribitClient:
         locked = result.get("locked", False)
         return Venue(str(env), locked is True or locked == "true")
 
+    async def combo_tick(self) -> Decimal | None:
+        """The tick the venue lists for ETH option combos; None when it lists none (or the
+        service does not know the tool): the config's ``execution.combo_tick`` stands."""
+        try:
+            result = await self._call("combo_tick", {"currency": "ETH"})
+        except McpProtocolError:
+            return None
+        raw = result.get("tick_size") if isinstance(result, Mapping) else None
+        if raw is None:
+            return None
+        tick = to_decimal(raw, "combo_tick", "tick_size")
+        if not Decimal(0) < tick <= Decimal("0.01"):
+            raise _err("combo_tick", f"implausible combo tick {tick}")
+        return tick
+
     async def key_scope(self) -> str | None:
         """What the API key may do (``public/auth``'s scope); None when unknown.
 
@@ -264,9 +279,15 @@ class DeribitClient:
             raise _err("cancel_order", "answer is not an order")
         return order_from_json(result, "cancel_order")
 
-    async def orders_by_label(self, label: str) -> list[BrokerOrder]:
-        """Orders carrying exactly this label."""
-        rows = await self._call("orders_by_label", {"currency": "ETH", "label": label})
+    async def orders_by_label(self, label: str, *, historical: bool = False) -> list[BrokerOrder]:
+        """Orders carrying exactly this label.
+
+        Deribit lists an order as recent for about 30 minutes; ``historical`` also finds
+        older ones (recovery after a long outage).
+        """
+        rows = await self._call(
+            "orders_by_label", {"currency": "ETH", "label": label, "historical": historical}
+        )
         if not isinstance(rows, list):
             raise _err("orders_by_label", "answer is not a list")
         return [order_from_json(r, "orders_by_label") for r in rows]
@@ -279,8 +300,9 @@ class DeribitClient:
         return [order_from_json(r, "open_orders") for r in rows]
 
     async def trades_by_order(self, order_id: str) -> list[BrokerTrade]:
-        """The fills of one order."""
-        rows = await self._call("trades_by_order", {"order_id": order_id})
+        """The fills of one order, read with ``historical``: Deribit lists trades as recent
+        for 24 hours only, and a recovery may come later."""
+        rows = await self._call("trades_by_order", {"order_id": order_id, "historical": True})
         if not isinstance(rows, list):
             raise _err("trades_by_order", "answer is not a list")
         return [trade_from_json(r) for r in rows]

@@ -125,8 +125,9 @@ class KeyTooWideError(UsageError):
 
 async def check_environment(run: Run) -> None:
     """Ask the broker what it is before any private call: its environment (a mismatch ends
-    the run, exit 4), whether its platform is locked (nothing is sent, exit 75) and what
-    the key may do (a key that can move funds is refused, exit 2)."""
+    the run, exit 4), whether its platform is locked (nothing is sent, exit 75), the tick
+    it lists for combos (it replaces ``execution.combo_tick`` for the run) and what the
+    key may do (a key that can move funds is refused, exit 2)."""
     venue = await run.clients.deribit.venue()
     actual = venue.environment
     expected = run.environment
@@ -146,6 +147,15 @@ async def check_environment(run: Run) -> None:
             "public/status says the platform is locked: nothing is sent",
             code="venue_locked",
         )
+    tick = await run.clients.deribit.combo_tick()
+    if tick is not None and tick != run.cfg.execution.combo_tick:
+        log.info(
+            "the broker's combo tick %s replaces execution.combo_tick %s",
+            tick,
+            run.cfg.execution.combo_tick,
+        )
+        execution = run.cfg.execution.model_copy(update={"combo_tick": tick})
+        run.cfg = run.cfg.model_copy(update={"execution": execution})
     wide = wide_rights(await run.clients.deribit.key_scope() or "")
     if wide and not run.cfg.execution.allow_wide_key_scope:
         raise KeyTooWideError(

@@ -40,7 +40,7 @@ class RecoveryReport:
 
 
 async def _broker_order(run: Run, row: OrderRow) -> BrokerOrder | None:
-    found = await run.clients.deribit.orders_by_label(row.label)
+    found = await run.clients.deribit.orders_by_label(row.label, historical=True)
     if row.broker_order_id:
         for order in found:
             if order.order_id == row.broker_order_id:

@@ -62,6 +62,14 @@ def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
 
+RECENT_ORDERS = timedelta(minutes=30)  # Deribit lists an order as recent this long
+RECENT_TRADES = timedelta(hours=24)  # ... and a trade this long; older: historical only
+
+
+def _last_update_ms(row: Any) -> int:
+    return int(row["updated_ms"])
+
+
 def _dec(text: str | None) -> Decimal:
     return Decimal(text) if text is not None else Decimal(0)
 
@@ -326,13 +334,21 @@ class PaperExchange:
             )
         return self._order_json(self._get(order_id))
 
-    def orders_by_label(self, label: str, now: datetime) -> list[dict[str, Any]]:
-        """Orders carrying exactly this label."""
+    def orders_by_label(
+        self, label: str, now: datetime, *, historical: bool = False
+    ) -> list[dict[str, Any]]:
+        """Orders carrying exactly this label: as on Deribit, a closed order leaves the
+        recent list after 30 minutes; ``historical`` finds it still."""
         self.touch(now)
         rows = self.conn.execute(
             "SELECT * FROM orders WHERE label = ? ORDER BY created_ms", (label,)
         ).fetchall()
-        return [self._order_json(r) for r in rows]
+        horizon = _ms(now - RECENT_ORDERS)
+        return [
+            self._order_json(r)
+            for r in rows
+            if historical or r["state"] == "open" or _last_update_ms(r) >= horizon
+        ]
 
     def open_orders(self, now: datetime) -> list[dict[str, Any]]:
         """Resting orders."""
@@ -342,12 +358,17 @@ class PaperExchange:
         ).fetchall()
         return [self._order_json(r) for r in rows]
 
-    def trades_by_order(self, order_id: str, now: datetime) -> list[dict[str, Any]]:
-        """Fills of one order, Deribit-shaped."""
+    def trades_by_order(
+        self, order_id: str, now: datetime, *, historical: bool = False
+    ) -> list[dict[str, Any]]:
+        """Fills of one order, Deribit-shaped; without ``historical`` only the last 24 hours'."""
         self.touch(now)
         rows = self.conn.execute(
             "SELECT * FROM trades WHERE order_id = ? ORDER BY trade_id", (order_id,)
         ).fetchall()
+        if not historical:
+            horizon = _ms(now - RECENT_TRADES)
+            rows = [r for r in rows if int(r["timestamp_ms"]) >= horizon]
         return [
             {
                 "trade_id": r["trade_id"],

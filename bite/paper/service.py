@@ -159,6 +159,9 @@ class PaperService:
     def _deribit_environment(self, args: dict[str, Any], now: datetime) -> Any:
         return {"environment": "paper", "locked": False}
 
+    def _deribit_combo_tick(self, args: dict[str, Any], now: datetime) -> Any:
+        return {"tick_size": float(self.cfg.execution.combo_tick)}
+
     def _deribit_key_scope(self, args: dict[str, Any], now: datetime) -> Any:
         return {"scope": PAPER_KEY_SCOPE}
 
@@ -288,13 +291,15 @@ class PaperService:
         return self.exchange.cancel_order(str(args["order_id"]), now)
 
     def _deribit_orders_by_label(self, args: dict[str, Any], now: datetime) -> Any:
-        return self.exchange.orders_by_label(str(args["label"]), now)
+        historical = bool(args.get("historical", False))
+        return self.exchange.orders_by_label(str(args["label"]), now, historical=historical)
 
     def _deribit_open_orders(self, args: dict[str, Any], now: datetime) -> Any:
         return self.exchange.open_orders(now)
 
     def _deribit_trades_by_order(self, args: dict[str, Any], now: datetime) -> Any:
-        return self.exchange.trades_by_order(str(args["order_id"]), now)
+        historical = bool(args.get("historical", False))
+        return self.exchange.trades_by_order(str(args["order_id"]), now, historical=historical)
 
     def _deribit_delivery_prices(self, args: dict[str, Any], now: datetime) -> Any:
         return {"data": self.exchange.delivery_prices(now, int(args.get("count", 10)))}

@@ -42,6 +42,8 @@ class FakeDeribit:
         # set by a test: orders are filled at once but their answer waits for this event
         self.hold_answers: threading.Event | None = None
         self.order_received = threading.Event()
+        # set by a test: the venue's clock runs this far ahead (recent lists forget)
+        self.later_s = 0.0
         with CHAIN_SNAPSHOT.open(encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 _, code, strike, letter = row["instrument_name"].split("-")
@@ -57,6 +59,11 @@ class FakeDeribit:
 
     def _ms(self, when: datetime) -> int:
         return int(when.timestamp() * 1000)
+
+    def _recent(self, stamp_ms: int, seconds: int) -> bool:
+        """Whether a record is still in Deribit's recent lists at the venue's time."""
+        venue_now = time.time() * 1000 + self.later_s * 1000
+        return venue_now - stamp_ms <= seconds * 1000
 
     def answer(self, method: str, params: dict[str, Any]) -> Any:
         self.calls.append(method)
@@ -190,14 +197,30 @@ class FakeDeribit:
             if self.hold_answers is not None:
                 self.hold_answers.wait(30)
             return answer
-        if method == "private/get_order_state_by_label":
-            return [o for o in self.orders.values() if o["label"] == params["label"]]
+        if method == "private/get_order_state_by_label":  # recent orders only (30 minutes)
+            return [
+                o
+                for o in self.orders.values()
+                if o["label"] == params["label"]
+                and (o["order_state"] == "open" or self._recent(o["last_update_timestamp"], 1800))
+            ]
+        if method == "private/get_order_history_by_currency":
+            return [
+                o
+                for o in reversed(self.orders.values())
+                if params.get("historical") or self._recent(o["last_update_timestamp"], 1800)
+            ]
         if method == "private/get_order_state":
             return self.orders[params["order_id"]]
         if method == "private/get_user_trades_by_order":
             return []  # leg fills are not filed under the combo order
-        if method == "private/get_user_trades_by_currency_and_time":
-            return {"trades": list(self.trades), "has_more": False}
+        if method == "private/get_user_trades_by_currency_and_time":  # 24 h, unless historical
+            kept = [
+                t
+                for t in self.trades
+                if params.get("historical") or self._recent(t["timestamp"], 86400)
+            ]
+            return {"trades": kept, "has_more": False}
         raise KeyError(method)
 
     def _fill(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:

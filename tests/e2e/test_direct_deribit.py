@@ -322,12 +322,14 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
     assert bite("audit", "verify", "--data-dir", str(data_dir)).returncode == 0
 
 
+@pytest.mark.parametrize("days_later", [0, 2], ids=["at once", "two days later"])
 def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
-    tmp_path: Path,
+    tmp_path: Path, days_later: int
 ) -> None:
     # the venue fills the order but holds its answer; the job is killed (SIGKILL)
     # meanwhile. `bite recover` finds the order by label and books the position from
-    # its leg fills; nothing is sent twice.
+    # its leg fills; nothing is sent twice. Two days later Deribit no longer lists the
+    # order (30 minutes) nor its trades (24 hours) as recent: recovery reads history.
     (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
     server_cfg = (
         f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
@@ -360,6 +362,7 @@ def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
         with sqlite3.connect(data_dir / "state.sqlite") as db:
             assert db.execute("SELECT status FROM positions").fetchall() == [("awaiting_fill",)]
         # recover sends nothing (cancels never wait): the CLI on the wall clock
+        venue.later_s = days_later * 86400.0
         recovered = bite("recover", "--json", *data, env=CREDENTIALS)
         again = bite("recover", "--json", *data, env=CREDENTIALS)
     assert recovered.returncode == 0, recovered.stderr
@@ -374,4 +377,5 @@ def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
     assert (status, contracts, legs) == ("open", n, 2)
     assert float(credit) == float(order["price"])  # sold the other-way book at +credit
     assert [c for c in venue.calls if c in ("private/buy", "private/sell")] == ["private/sell"]
+    assert ("private/get_order_history_by_currency" in venue.calls) == (days_later > 0)
     assert bite("audit", "verify", "--data-dir", str(data_dir)).returncode == 0

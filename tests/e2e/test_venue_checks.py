@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from tests.e2e.support import ENTRY_MONDAY, Workspace
@@ -35,3 +36,14 @@ def test_an_operator_may_allow_a_wide_key(tmp_path: Path) -> None:
     code, out = ws.json("entry-run", faults=WIDE, now=ENTRY_MONDAY)
     assert code == 0, out
     assert out["status"] == "entered"
+
+
+def test_the_brokers_combo_tick_replaces_the_configured_one(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    coarse = {"deribit.combo_tick": {"override": {"tick_size": 0.001}}}
+    code, out = ws.json("entry-run", "--dry-run", faults=coarse)
+    assert code == 0, out
+    ladder = [Decimal(p) for p in out["proposal"]["ladder"]]
+    assert ladder and all(p % Decimal("0.001") == 0 for p in ladder)
+    code, fine = ws.json("entry-run", "--dry-run")  # the configured 0.0001
+    assert any(Decimal(p) % Decimal("0.001") for p in fine["proposal"]["ladder"])

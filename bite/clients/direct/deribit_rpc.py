@@ -115,6 +115,15 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
             "locked": _locked_for_eth(status),
         }
 
+    async def _tool_combo_tick(self, args: dict[str, Any]) -> Any:
+        """The tick of ETH option combos as ``public/get_instruments`` lists them: the
+        largest listed (a price on it is on every finer one); none listed, None."""
+        listed = await self._public(
+            "public/get_instruments", {"currency": "ETH", "kind": "option_combo"}
+        )
+        ticks = [Decimal(str(row["tick_size"])) for row in listed or [] if row.get("tick_size")]
+        return {"tick_size": str(max(ticks)) if ticks else None}
+
     async def _tool_key_scope(self, args: dict[str, Any]) -> Any:
         """The scope ``public/auth`` granted the key (asked after the environment matched)."""
         return {"scope": await self.rpc.granted_scope() if self.rpc.has_key else None}
@@ -244,7 +253,9 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         except RpcError as exc:
             if exc.code == LABEL_TAKEN:  # an earlier send went through: the order is ours
                 log.warning("label %s is taken: adopting the order that holds it", args["label"])
-                found = await self._tool_orders_by_label({"label": args["label"]})
+                found = await self._tool_orders_by_label(
+                    {"label": args["label"], "historical": True}
+                )
                 if found:
                     return {"order": found[-1], "trades": []}
             if exc.code not in REFUSALS:
@@ -305,11 +316,28 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         return await self._convert(result)
 
     async def _tool_orders_by_label(self, args: dict[str, Any]) -> Any:
+        """Recent orders by label; with ``historical``, older ones too: Deribit keeps an
+        order in the recent list about 30 minutes, and ``get_order_state_by_label`` has
+        no history, so the order history (``historical: true``) is filtered by label."""
         rows = (
             await self.rpc.call(
                 "private/get_order_state_by_label", {"currency": "ETH", "label": args["label"]}
             )
         ).result
+        if not rows and args.get("historical"):
+            history = (
+                await self.rpc.call(
+                    "private/get_order_history_by_currency",
+                    {
+                        "currency": "ETH",
+                        "kind": "option_combo",
+                        "count": 100,
+                        "include_unfilled": True,
+                        "historical": True,
+                    },
+                )
+            ).result
+            rows = [r for r in history if r.get("label") == args["label"]]
         return [await self._convert(r) for r in rows]
 
     async def _tool_open_orders(self, args: dict[str, Any]) -> Any:
@@ -324,7 +352,9 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         lifetime by order id, label, or combo id."""
         order_id = str(args["order_id"])
         trades = (
-            await self.rpc.call("private/get_user_trades_by_order", {"order_id": order_id})
+            await self.rpc.call(
+                "private/get_user_trades_by_order", {"order_id": order_id, "historical": True}
+            )
         ).result
         if trades:
             return trades
@@ -342,6 +372,7 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
                     "end_timestamp": end,
                     "count": 1000,
                     "sorting": "asc",
+                    "historical": True,
                 },
             )
         ).result

@@ -249,3 +249,29 @@ def test_settlement_pays_intrinsic_usd_over_the_settlement_price_in_eth(tmp_path
     trades_cash = placed.order.price - sum((t.fee for t in placed.trades), Decimal(0))
     settled = sum(size * payoff - fee for size, _, payoff, fee in rows.values())
     assert equity == cfg.paper.starting_equity_eth + trades_cash + settled
+
+
+def test_closed_orders_and_old_trades_leave_the_recent_lists_as_on_deribit(
+    tmp_path: Path,
+) -> None:
+    """30 minutes for an order, 24 hours for its fills; ``historical`` finds them still."""
+    cfg = flat_config(tmp_path)
+
+    async def body(c: Clients, clock: VirtualClock) -> list[tuple[int, int]]:
+        short, long = await pair(c, clock)
+        touch, _ = touch_mid(short, long)
+        placed = await c.deribit.place_combo_order(
+            legs(short, long), "sell", 1, round_down(touch, TICK), "bite-h"
+        )
+        order_id = placed.order.order_id
+        seen = []
+        for hours in (0.0, 1.0, 48.0):
+            later(clock, hours=hours)
+            recent = await c.deribit.orders_by_label("bite-h")
+            every = await c.deribit.orders_by_label("bite-h", historical=True)
+            fills = await c.deribit.trades_by_order(order_id)  # bite always asks history
+            assert len(fills) == 2
+            seen.append((len(recent), len(every)))
+        return seen
+
+    assert with_clients(cfg, tmp_path, body) == [(1, 1), (0, 1), (0, 1)]

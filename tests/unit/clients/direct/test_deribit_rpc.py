@@ -746,3 +746,29 @@ def test_the_key_scope_is_what_public_auth_granted(httpx_mock: HTTPXMock, tmp_pa
         return await c.deribit.key_scope()
 
     assert run(cfg(), body, tmp_path) == "trade:read_write"
+
+
+def test_the_combo_tick_is_the_one_the_venue_lists_for_combos(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    listed = json.loads(
+        (FIXTURES / "deribit/get_instruments_option_combo_testnet.json").read_text()
+    )
+    rows = [{**row, "tick_size": 0.0005} for row in listed["result"]]  # say ETH's were coarser
+    httpx_mock.add_response(url=f"{MAIN}/public/get_instruments", json=envelope(rows))
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.combo_tick()
+
+    assert run(cfg(), body, tmp_path) == Decimal("0.0005")
+    [request] = httpx_mock.get_requests()
+    assert json.loads(request.content)["params"] == {"currency": "ETH", "kind": "option_combo"}
+
+
+def test_no_listed_combo_leaves_the_configured_tick(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
+    httpx_mock.add_response(url=f"{MAIN}/public/get_instruments", json=envelope([]))
+
+    async def body(c: Clients) -> Any:
+        return await c.deribit.combo_tick()
+
+    assert run(cfg(), body, tmp_path) is None
