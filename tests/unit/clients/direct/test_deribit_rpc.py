@@ -250,6 +250,25 @@ def test_a_rate_limit_that_persists_is_unavailable(httpx_mock: HTTPXMock, tmp_pa
 
 
 SHORT, LONG = "ETH-5DEC25-2400-P", "ETH-5DEC25-2200-P"
+
+
+def combo_book(httpx_mock: HTTPXMock, combo_id: str) -> None:
+    """``private/create_combo`` hands back an active put-spread book, short leg +1."""
+    httpx_mock.add_response(
+        url=f"{TEST}/private/create_combo",
+        json=envelope(
+            {
+                "id": combo_id,
+                "state": "active",
+                "legs": [
+                    {"instrument_name": SHORT, "amount": 1},
+                    {"instrument_name": LONG, "amount": -1},
+                ],
+            }
+        ),
+    )
+
+
 LEGS = [
     {"instrument_name": SHORT, "direction": "sell"},
     {"instrument_name": LONG, "direction": "buy"},
@@ -545,19 +564,7 @@ def test_a_venue_refusal_is_a_rejected_order_not_an_error(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
     auth(httpx_mock)
-    httpx_mock.add_response(
-        url=f"{TEST}/private/create_combo",
-        json=envelope(
-            {
-                "id": "C1",
-                "state": "active",
-                "legs": [
-                    {"instrument_name": SHORT, "amount": 1},
-                    {"instrument_name": LONG, "amount": -1},
-                ],
-            }
-        ),
-    )
+    combo_book(httpx_mock, "C1")
     httpx_mock.add_response(
         url=f"{TEST}/private/sell",
         json={"jsonrpc": "2.0", "error": {"code": 10009, "message": "not_enough_funds"}},
@@ -656,19 +663,7 @@ def test_an_order_refused_by_code_is_rejected_with_the_codes_name(
     httpx_mock: HTTPXMock, tmp_path: Path, code: int, reason: str
 ) -> None:
     auth(httpx_mock)
-    httpx_mock.add_response(
-        url=f"{TEST}/private/create_combo",
-        json=envelope(
-            {
-                "id": "C1",
-                "state": "active",
-                "legs": [
-                    {"instrument_name": SHORT, "amount": 1},
-                    {"instrument_name": LONG, "amount": -1},
-                ],
-            }
-        ),
-    )
+    combo_book(httpx_mock, "C1")
     httpx_mock.add_response(
         url=f"{TEST}/private/sell",
         json={"jsonrpc": "2.0", "error": {"code": code, "message": "some other words"}},
@@ -687,19 +682,7 @@ def test_a_label_already_taken_adopts_the_order_that_holds_it(
     httpx_mock: HTTPXMock, tmp_path: Path
 ) -> None:
     auth(httpx_mock)
-    httpx_mock.add_response(
-        url=f"{TEST}/private/create_combo",
-        json=envelope(
-            {
-                "id": "ETH-PS-5DEC25-2400_2200",
-                "state": "active",
-                "legs": [
-                    {"instrument_name": SHORT, "amount": 1},
-                    {"instrument_name": LONG, "amount": -1},
-                ],
-            }
-        ),
-    )
+    combo_book(httpx_mock, "ETH-PS-5DEC25-2400_2200")
     httpx_mock.add_response(
         url=f"{TEST}/private/sell",
         json={"jsonrpc": "2.0", "error": {"code": 13032, "message": "non_unique_order_label"}},
