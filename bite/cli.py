@@ -1,11 +1,12 @@
 """The ``bite`` command line: parse, build the context, call the module, map the exit code.
 
 Commands live in ``bite/commands/`` (one module per area) and register on the one
-Typer app; heavy modules are imported inside the commands that need them, so
-``bite --version`` and ``bite --help`` start fast. Options are written after the
-command's name: ``bite kill-switch status --data-dir X --json``.
+Typer app; heavy modules are imported inside the commands that need them, and
+``bite --version`` imports nothing but this module (a cron job pays its start every
+time). Options are written after the command's name: ``bite kill-switch status
+--data-dir X --json``.
 
-:func:`main` is the last line of defence: a usage error, a failure a command did
+:func:`run` is the last line of defence: a usage error, a failure a command did
 not map and a bug all end in their exit code and one line (``bite.errors``), and
 with ``--json`` in one JSON object, never in a bare traceback on the terminal.
 """
@@ -14,21 +15,31 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-import typer
+__all__ = ["main", "run"]  # and ``app``, built on first use (module __getattr__)
 
-from bite.commands import config, jobs, market, safety, views  # noqa: F401 - they register
-from bite.commands._shared import _emit, app, report_failure
-from bite.errors import ExitCode
 
-__all__ = ["app", "main", "run"]
+def __getattr__(name: str) -> Any:
+    """``bite.cli.app``: the Typer app, built on first use."""
+    if name == "app":
+        from bite.commands import config, jobs, market, safety, views  # noqa: F401 - register
+        from bite.commands._shared import app
+
+        return app
+    raise AttributeError(name)
 
 
 def run(args: Sequence[str]) -> int:
     """Run the CLI on ``args`` and return the exit code."""
+    import typer
+
+    from bite.commands._shared import _emit, report_failure
+    from bite.errors import ExitCode
+
     as_json = "--json" in args
     try:
-        result = app(args=list(args), standalone_mode=False, prog_name="bite")
+        result = __getattr__("app")(args=list(args), standalone_mode=False, prog_name="bite")
     except typer.TyperException as exc:  # the command line itself: unknown option, bad value
         if as_json:
             _emit({"exit_code": int(ExitCode.USAGE), "error": exc.format_message()})
@@ -50,4 +61,10 @@ def run(args: Sequence[str]) -> int:
 
 def main() -> None:
     """Entry point of the ``bite`` script."""
-    sys.exit(run(sys.argv[1:]))
+    args = sys.argv[1:]
+    if args == ["--version"]:  # the cheapest start: no Typer, no pydantic
+        from bite import __version__
+
+        sys.stdout.write(f"bite {__version__}\n")
+        return
+    sys.exit(run(args))

@@ -36,6 +36,7 @@ from bite.config.loader import LoadedConfig, load_config
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.config.secrets import known_secret_values, read_secret
 from bite.errors import ConfigError, UsageError
+from bite.paper.crash import check_crash_point, crash_point
 from bite.paper.faults import FAULTS_ENV, parse_faults
 from bite.paper.market import MarketSource
 from bite.paper.series import build_market
@@ -138,6 +139,20 @@ def direct_base(name: str) -> str:
     """The in-process address of one service's direct connector. A host of its own:
     httpx matches a mount by scheme, host and port, never by path."""
     return f"http://{name}.direct.invalid"
+
+
+def crash_checkpoint(environment: str, environ: Mapping[str, str]) -> Callable[[str], None]:
+    """The run's checkpoint: in paper, where ``CERBERO_BITE_CRASH_AT`` may name a point to
+    die at (reliability tests), ``paper.crash``; elsewhere it does nothing. The jobs call
+    it and never import the paper exchange."""
+    if environment != "paper":
+        return _no_checkpoint
+    check_crash_point(environ)
+    return lambda name: crash_point(name, environ)
+
+
+def _no_checkpoint(name: str) -> None:
+    return
 
 
 def check_paper_only_env(environment: str, environ: Mapping[str, str] | None = None) -> None:

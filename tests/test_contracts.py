@@ -40,3 +40,31 @@ def test_the_check_catches_io_clock_and_layer_imports(tmp_path: Path) -> None:
         "imports httpx.client",
         "calls now()",
     ]
+
+
+def test_the_layers_of_bite_point_one_way() -> None:
+    assert _checker().check_layers(ROOT / "bite") == []
+
+
+def test_the_layer_check_catches_an_upward_import(tmp_path: Path) -> None:
+    package = tmp_path / "bite"
+    for part in ("state", "jobs", "paper"):
+        (package / part).mkdir(parents=True)
+    (package / "errors.py").write_text("", encoding="utf-8")
+    (package / "state" / "repo.py").write_text(
+        "from bite.errors import IntegrityError\nfrom bite.jobs.entry import run_entry_cycle\n",
+        encoding="utf-8",
+    )
+    (package / "jobs" / "boot.py").write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from bite.paper.market import MarketSource\n"  # a type: fine
+        "import bite.paper.crash\n",
+        encoding="utf-8",
+    )
+    (package / "gadgets.py").write_text("", encoding="utf-8")
+    found = [(v.path.name, v.line, v.message) for v in _checker().check_layers(package)]
+    assert found == [
+        ("gadgets.py", 1, "bite.gadgets is not in the layer graph"),
+        ("boot.py", 4, "bite.jobs may not import bite.paper"),
+        ("repo.py", 2, "bite.state may not import bite.jobs"),
+    ]

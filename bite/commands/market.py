@@ -80,9 +80,9 @@ def backtest_command(
     import asyncio
     from decimal import Decimal, InvalidOperation
 
+    from bite.backtest.replay import BacktestInputs, default_inputs, run_backtest, write_outputs
     from bite.config.loader import load_config
     from bite.context import resolve_config_path, resolve_data_dir
-    from bite.paper.backtest import BacktestInputs, default_inputs, run_backtest, write_outputs
     from bite.paper.market import DataFileError
 
     with _exit_codes():

@@ -10,22 +10,31 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bite.clock import Clock
 from bite.config.loader import LoadedConfig
 from bite.config.schema import StrategyConfig
-from bite.context import Clients, StateContext, open_clients, open_state, try_load_config
+from bite.context import (
+    Clients,
+    StateContext,
+    crash_checkpoint,
+    open_clients,
+    open_state,
+    try_load_config,
+)
 from bite.errors import ConfigError, IntegrityError, McpUnavailableError, UsageError
 from bite.jobs.alerts import Alerts
-from bite.paper.crash import check_crash_point
-from bite.paper.market import MarketSource
 from bite.safety.audit_log import BootResult
 from bite.safety.config_approval import ConfigChoice, Job, choose_config
 from bite.safety.key_scope import wide_rights
 from bite.safety.kill_switch import audit_boot_check
+
+if TYPE_CHECKING:  # a type only: the jobs never import the paper exchange
+    from bite.paper.market import MarketSource
 
 log = logging.getLogger("bite.boot")
 
@@ -50,6 +59,7 @@ class Run:
     audit_boot: BootResult
     run_id: int | None
     sent_labels: list[str] = field(default_factory=list)  # orders this run may have at the broker
+    checkpoint: Callable[[str], None] = field(default=lambda name: None)  # paper's crash seam
 
     @property
     def environment(self) -> str:
@@ -66,7 +76,7 @@ async def boot(
     *,
     dry_run: bool,
     environ: Mapping[str, str] | None = None,
-    market: MarketSource | None = None,
+    market: MarketSource | None = None,  # the backtest's history, for the paper exchange
     notify: bool = True,
 ) -> Run:
     """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run."""
@@ -80,8 +90,7 @@ async def boot(
         )
         choice = choose_config(approval_job, loaded, state.repo, state.audit, now, dry_run=dry_run)
         cfg = choice.config
-        if cfg.execution.environment == "paper":
-            check_crash_point(env)
+        checkpoint = crash_checkpoint(cfg.execution.environment, env)
         clients = open_clients(
             cfg,
             clock,
@@ -101,6 +110,7 @@ async def boot(
     run = Run(
         job, cfg, choice, clock, state, clients, alerts, data_dir, dry_run, audit_result, run_id
     )
+    run.checkpoint = checkpoint
     if not dry_run:
         state.audit.append(
             "ENGINE_START",

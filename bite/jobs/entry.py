@@ -37,7 +37,6 @@ from bite.jobs.booking import opened_fields, proposal_values
 from bite.jobs.boot import Run
 from bite.jobs.orders import COMBO_UNAVAILABLE, SETTLEMENT_WINDOW, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather
-from bite.paper.crash import crash_point
 from bite.reporting.messages import entry_message
 from bite.safety.order_guards import GuardedOrder
 from bite.state.repository import parse_iso_z
@@ -284,7 +283,7 @@ async def _place_entry(
         },
         run.clock.now(),
     )
-    crash_point("after_proposed_commit")
+    run.checkpoint("after_proposed_commit")
     legs = [
         {"instrument_name": proposal.short.instrument_name, "direction": "sell"},
         {"instrument_name": proposal.long.instrument_name, "direction": "buy"},

@@ -22,7 +22,6 @@ from typing import Any
 from bite.clients.deribit_json import BrokerOrder, BrokerTrade
 from bite.errors import McpComboUnavailableError, McpUnavailableError
 from bite.jobs.boot import Run
-from bite.paper.crash import crash_point
 from bite.safety.kill_switch import permission
 from bite.safety.order_guards import GuardedOrder, guard_problems
 from bite.state.models import NewFill
@@ -187,7 +186,7 @@ async def work_order(
             run.clock.now(),
         )
         return OrderOutcome(row_id, None, "cancelled", 0, None, refused=COMBO_UNAVAILABLE)
-    crash_point(sent_point)
+    run.checkpoint(sent_point)
     repo.update_order(
         row_id,
         run.clock.now(),
@@ -285,7 +284,7 @@ async def work_order(
     repo.update_order(row_id, run.clock.now(), state=outcome.state, filled_amount=outcome.filled)
     trades = await d.trades_by_order(order.order_id) if outcome.filled else []
     if trades:
-        crash_point("after_fill_before_commit")
+        run.checkpoint("after_fill_before_commit")
     store_fills(run, row_id, guarded.label, trades, event="FILL")
     outcome.trades = trades
     if outcome.filled and outcome.average_price is None:

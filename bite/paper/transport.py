@@ -13,7 +13,6 @@ from bite.config.schema import SERVICE_NAMES
 from bite.paper.service import Answer, PaperService
 
 NOW_HEADER = "x-bite-now"
-BASE_URL = "http://paper.invalid"
 
 
 def route(path: str) -> tuple[str, str] | None:

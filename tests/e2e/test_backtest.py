@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bite.backtest import replay as backtest_module
 from bite.jobs import entry as entry_job
 from bite.jobs import monitor as monitor_job
-from bite.paper import backtest as backtest_module
 from bite.paper.market import default_data_file
 
 from tests.integration.cli_support import ROOT, bite
