@@ -265,11 +265,15 @@ class DeribitClient:
         )
         return order_result_from_json(result, "place_combo_order")
 
-    async def edit_order(self, order_id: str, price: Decimal) -> OrderResult:
-        """Move an order's price: never retried."""
-        result = await self._call(
-            "edit_order", {"order_id": order_id, "price": str(price)}, retry=False
-        )
+    async def edit_order(
+        self, order_id: str, price: Decimal, legs: list[dict[str, str]] | None = None
+    ) -> OrderResult:
+        """Move an order's price: never retried. ``legs`` (each instrument and the direction
+        the order trades it) tell a connector that re-derives the combo's orientation."""
+        args: dict[str, Any] = {"order_id": order_id, "price": str(price)}
+        if legs is not None:
+            args["legs"] = legs
+        result = await self._call("edit_order", args, retry=False)
         return order_result_from_json(result, "edit_order")
 
     async def cancel_order(self, order_id: str) -> BrokerOrder:

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from bite.config.schema import StrategyConfig
-from bite.core import pricing
+from bite.core import labels, pricing
 from bite.core.booking import max_loss_usd
 from bite.core.fees import round_trip_fee
 from bite.core.greeks_aggregator import SignedLeg, aggregate_greeks
@@ -19,9 +19,6 @@ from bite.core.types import (
     OptionQuote,
     ProposalLeg,
 )
-
-LABEL_PREFIX = "bite-"
-MAX_LABEL_LENGTH = 64
 
 
 def required_credit(
@@ -52,11 +49,8 @@ def entry_ladder(floor: Decimal, top: Decimal, steps: int, tick: Decimal) -> tup
 
 
 def proposal_label(proposal_id: str) -> str:
-    """The entry order's label, ``bite-<proposal_id>`` (at most 64 characters)."""
-    label = f"{LABEL_PREFIX}{proposal_id}"
-    if len(label) > MAX_LABEL_LENGTH:
-        raise ValueError(f"label longer than {MAX_LABEL_LENGTH} characters: {label!r}")
-    return label
+    """The entry order's label, ``bite-<proposal_id>`` (``core.labels``)."""
+    return labels.make(proposal_id)
 
 
 def _leg_greeks(quote: OptionQuote, now: datetime) -> Greeks:

@@ -26,6 +26,7 @@ from bite.context import (
     open_state,
     try_load_config,
 )
+from bite.core import labels
 from bite.errors import ConfigError, McpError
 from bite.jobs.alerts import Alerts
 from bite.safety.audit_log import VERIFIED_KEY, VerifiedHead
@@ -312,7 +313,7 @@ async def _sweep_stale_orders(
     """Cancel ``bite-`` orders working longer than ``fill_timeout_s`` + 60 s (we hold the lock)."""
     limit = timedelta(seconds=cfg.execution.fill_timeout_s + 60)
     for order in await clients.deribit.open_orders():
-        if not order.label.startswith("bite-") or order.created is None:
+        if not labels.is_ours(order.label) or order.created is None:
             continue
         if now - order.created > limit:
             final = await clients.deribit.cancel_order(order.order_id)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clock import iso_z
+from bite.core import labels
 from bite.core.anomaly import spot_jump_anomalies
 from bite.core.exit_decision import crossing_ladder, evaluate
 from bite.core.indicators import pct_return
@@ -329,7 +330,7 @@ async def _exit_order(
     market: Market,
     forward: Decimal,
 ) -> OrderOutcome:
-    label = f"bite-{row.id}-x{attempt}"
+    label = labels.make(row.id, "exit", attempt)
     option_type = view.option_type
     legs = [
         {"instrument_name": row.short_instrument, "direction": "buy"},

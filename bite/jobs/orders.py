@@ -250,7 +250,7 @@ async def work_order(
         if refusal is not None:
             outcome.refused = refusal
             break
-        edited = await d.edit_order(order.order_id, new_price)
+        edited = await d.edit_order(order.order_id, new_price, legs)
         price = new_price
         outcome.prices.append(new_price)
         outcome.state, outcome.filled = edited.order.state, edited.order.filled_amount

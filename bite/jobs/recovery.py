@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from bite.clients.deribit_json import BrokerOrder, BrokerTrade
+from bite.core import labels
 from bite.jobs.booking import book_exit, opened_fields, proposal_values
 from bite.jobs.boot import Run
 from bite.jobs.orders import OrderOutcome, combo_average, store_fills
@@ -53,7 +54,7 @@ async def recover(run: Run) -> RecoveryReport:
     report = RecoveryReport()
     d = run.clients.deribit
     for order in await d.open_orders():
-        if not order.label.startswith("bite-"):
+        if not labels.is_ours(order.label):
             continue
         report.actions.append(
             {"action": "cancel", "label": order.label, "order_id": order.order_id}

@@ -7,14 +7,12 @@ CRITICAL alert and arms the kill switch (integrity); nothing is sent.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
 from bite.config.schema import StrategyConfig
+from bite.core import labels
 from bite.core.ticks import is_on_tick
-
-LABEL = re.compile(r"^bite-([A-Za-z0-9_.-]+?)(-x(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -72,10 +70,14 @@ def guard_problems(
             problems.append("an exit must buy back the short and sell the long for a debit")
         if order.amount > order.held:
             problems.append(f"exit of {order.amount} > {order.held} held")
-    match = LABEL.match(order.label)
-    expected = f"bite-{order.proposal_id}" + (f"-x{order.attempt}" if order.kind == "exit" else "")
-    if match is None or order.label != expected or len(order.label) > 64:
-        problems.append(f"label {order.label!r} is not {expected!r}")
+    kind: labels.OrderKind = "entry" if order.kind == "entry" else "exit"
+    try:
+        expected = labels.make(order.proposal_id, kind, order.attempt)
+    except ValueError as exc:
+        problems.append(f"label: {exc}")
+    else:
+        if order.label != expected or labels.parse(order.label) is None:
+            problems.append(f"label {order.label!r} is not {expected!r}")
     if label_owned_elsewhere:
         problems.append("another order row carries this label")
     return problems

@@ -13,11 +13,6 @@ from decimal import Decimal
 from bite.clients.direct.jsonrpc import RpcError
 
 
-def our_directions(label: str) -> tuple[str, str]:
-    """(short leg, long leg) directions our order with this label trades."""
-    return ("buy", "sell") if "-x" in label.removeprefix("bite-") else ("sell", "buy")
-
-
 def short_first(legs: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """The combo's legs ordered (short, long): the strike nearer the money is the short."""
 

@@ -27,10 +27,10 @@ from bite.clients.direct.combos import (
     contract_price,
     deribit_order,
     orientation,
-    our_directions,
     short_first,
 )
 from bite.clients.direct.jsonrpc import DeribitRpc, RpcError
+from bite.core import labels
 
 log = logging.getLogger("bite.deribit_rpc")
 
@@ -285,10 +285,14 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         if current.get("order_state") != "open":
             return {"order": await self._convert(current), "trades": []}
         legs = await self._legs(str(current["instrument_name"]))
-        short, long = short_first(legs)
-        wanted = dict(
-            zip((short[0], long[0]), our_directions(str(current.get("label", ""))), strict=True)
-        )
+        if args.get("legs"):  # the job says what each leg trades
+            wanted = {str(leg["instrument_name"]): str(leg["direction"]) for leg in args["legs"]}
+        else:  # a caller that did not say: the label of ours says entry or exit
+            ours = labels.parse(str(current.get("label", "")))
+            if ours is None:
+                raise RpcError("private/edit", -32602, "not an order of ours: no legs given")
+            short, long = short_first(legs)
+            wanted = dict(zip((short[0], long[0]), ours.directions, strict=True))
         orient = orientation(legs, wanted)
         our_side = contract_price(str(current["direction"]), Decimal(str(current["price"])))[0]
         _, price = deribit_order(our_side, Decimal(str(args["price"])), orient)

@@ -9,7 +9,6 @@ from bite.clients.direct.combos import (
     contract_price,
     deribit_order,
     orientation,
-    our_directions,
     short_first,
 )
 from bite.clients.direct.jsonrpc import RpcError
@@ -60,5 +59,3 @@ def test_the_short_leg_is_the_strike_nearer_the_money() -> None:
     assert short_first([(LONG, 1), (SHORT, -1)])[0][0] == SHORT  # puts: the higher strike
     calls = [("ETH-5DEC25-3300-C", 1), ("ETH-5DEC25-3150-C", -1)]
     assert short_first(calls)[0][0] == "ETH-5DEC25-3150-C"  # calls: the lower strike
-    assert our_directions("bite-p1") == ("sell", "buy")
-    assert our_directions("bite-p1-x2") == ("buy", "sell")

@@ -473,6 +473,7 @@ def test_an_unfilled_order_asks_for_no_trade_window(httpx_mock: HTTPXMock, tmp_p
         (1, "bite-p1-x1", "buy", 0.0080, "buy"),  # exit, the combo the other way
     ],
 )
+@pytest.mark.parametrize("told", [True, False], ids=["legs told", "from the label"])
 def test_an_edit_takes_its_sign_from_the_orders_combo(
     httpx_mock: HTTPXMock,
     tmp_path: Path,
@@ -481,7 +482,16 @@ def test_an_edit_takes_its_sign_from_the_orders_combo(
     direction: str,
     deribit_price: float,
     our_side: str,
+    told: bool,
 ) -> None:
+    exit_ = "-x" in label
+    legs = [
+        {"instrument_name": SHORT, "direction": "buy" if exit_ else "sell"},
+        {"instrument_name": LONG, "direction": "sell" if exit_ else "buy"},
+    ]
+    if told:  # the job says what each leg trades: the label is not read at all
+        label = "placed-by-hand"
+
     def order(price: float) -> dict[str, Any]:
         return {**combo_order(direction, price), "label": label}
 
@@ -510,7 +520,7 @@ def test_an_edit_takes_its_sign_from_the_orders_combo(
     )
 
     async def body(c: Clients) -> Any:
-        edited = await c.deribit.edit_order("ETH-1", Decimal("0.0080"))
+        edited = await c.deribit.edit_order("ETH-1", Decimal("0.0080"), legs if told else None)
         listed = await c.deribit.orders_by_label(label)
         return edited, listed
 

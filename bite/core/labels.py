@@ -1,0 +1,61 @@
+"""The one home of the order label: make it, read it back, tell ours from others'.
+
+An entry order is labelled ``bite-<proposal_id>``, exit attempt k of that position
+``bite-<proposal_id>-x<k>`` (docs/operations.md 4); Deribit keeps labels up to 64
+characters. Recovery, health's stale-order sweep, the order guards and the direct
+connector all read labels here, never by their text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+PREFIX = "bite-"
+MAX_LENGTH = 64
+_LABEL = re.compile(r"^bite-([A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*?)(?:-x(\d+))?$")
+
+OrderKind = Literal["entry", "exit"]
+
+
+@dataclass(frozen=True)
+class Label:
+    """What a label of ours says: whose order it is, and which."""
+
+    proposal_id: str
+    kind: OrderKind
+    attempt: int  # 0 for the entry, k for exit attempt k
+
+    @property
+    def directions(self) -> tuple[str, str]:
+        """(short leg, long leg): an entry sells the short, an exit buys it back."""
+        return ("sell", "buy") if self.kind == "entry" else ("buy", "sell")
+
+
+def make(proposal_id: str, kind: OrderKind = "entry", attempt: int = 0) -> str:
+    """The label of an entry, or of exit attempt ``attempt``; refused past 64 characters."""
+    if kind == "exit" and attempt < 1:
+        raise ValueError("an exit attempt counts from 1")
+    label = f"{PREFIX}{proposal_id}" + (f"-x{attempt}" if kind == "exit" else "")
+    if len(label) > MAX_LENGTH:
+        raise ValueError(f"label longer than {MAX_LENGTH} characters: {label!r}")
+    return label
+
+
+def parse(label: str) -> Label | None:
+    """Read a label of ours back; None for anyone else's (or a malformed one)."""
+    if len(label) > MAX_LENGTH:
+        return None
+    match = _LABEL.match(label)
+    if match is None:
+        return None
+    proposal_id, attempt = match.group(1), match.group(2)
+    if attempt is None:
+        return Label(proposal_id, "entry", 0)
+    return Label(proposal_id, "exit", int(attempt))
+
+
+def is_ours(label: str) -> bool:
+    """Whether an order at the broker carries one of our labels."""
+    return parse(label) is not None
