@@ -190,6 +190,13 @@ async def _failed(run: Run, exc: Exception, *, trading: bool) -> tuple[int, str,
         await run.alerts.emit("CRITICAL", run.job, "internal_error", message)
         return int(ExitCode.INTERNAL), message, ["error"]
     reason = _reason(known)
+    if isinstance(known, IntegrityError) and trading and not run.dry_run:
+        try:  # the state cannot be trusted: stop trading (a damaged database may refuse)
+            switch = run.state.kill_switch.status()
+            if not (switch.armed and switch.kind == "integrity"):
+                run.state.kill_switch.arm("integrity_error", "integrity", run.job, run.clock.now())
+        except Exception:
+            log.exception("the kill switch could not be armed after %s", type(known).__name__)
     if isinstance(known, McpError):
         message = f"{known}; {aftermath}"
         key = "auth" if reason == "credentials_refused" else type(known).__name__

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from bite.errors import IntegrityError
 from bite.safety.audit_record import (
     GENESIS,
     BrokenLineError,
@@ -51,8 +52,8 @@ class AnchorStore(Protocol):
         ...
 
 
-class AuditChainError(Exception):
-    """The chain cannot be appended to: its tail is damaged."""
+class AuditChainError(IntegrityError):
+    """The chain cannot be appended to: its tail is damaged (exit 4)."""
 
 
 def read_last_lines(path: Path, count: int) -> tuple[list[bytes], bool]:

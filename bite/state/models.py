@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from bite.errors import IntegrityError
+
 PositionStatus = Literal[
     "proposed", "awaiting_fill", "open", "closing", "closed", "cancelled", "expired"
 ]
@@ -24,8 +26,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 LIVE_STATUSES: tuple[str, ...] = ("proposed", "awaiting_fill", "open", "closing")
 
 
-class IllegalTransitionError(Exception):
-    """A position was asked to move along an edge the state machine does not have."""
+class IllegalTransitionError(IntegrityError):
+    """A position was asked to move along an edge the state machine does not have: the
+    state cannot be trusted (exit 4)."""
 
     def __init__(self, position_id: str, current: str, target: str) -> None:
         super().__init__(f"position {position_id}: {current} -> {target} is not allowed")

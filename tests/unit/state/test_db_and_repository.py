@@ -217,3 +217,15 @@ def test_an_unknown_field_is_refused(tmp_path: Path) -> None:
     _position(repo)
     with pytest.raises(ValueError, match="not a position field"):
         repo.transition("p-1", "open", NOW, status="closed")
+
+
+def test_an_illegal_transition_is_an_integrity_error_exit_4(tmp_path: Path) -> None:
+    from bite.errors import ExitCode, IntegrityError
+    from bite.safety.audit_log import AuditChainError
+    from bite.state.models import IllegalTransitionError, check_transition
+
+    with pytest.raises(IntegrityError) as caught:
+        check_transition("p1", "closed", "open")
+    assert isinstance(caught.value, IllegalTransitionError)
+    assert caught.value.exit_code == ExitCode.INTEGRITY
+    assert AuditChainError("x").exit_code == ExitCode.INTEGRITY
