@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from bite.context import StateContext, open_state
 from bite.jobs.backup import AuditChainBrokenError, run_backup
 from bite.jobs.health import _check_appended_lines, run_health
 from bite.safety.audit_log import VERIFIED_KEY
+from pytest_httpx import HTTPXMock
 
 T0 = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
@@ -202,5 +204,36 @@ def test_a_witness_proves_a_log_rewritten_with_its_anchor(tmp_path: Path) -> Non
         report = state.audit.verify(witness=anchor)
         assert report.witness_ok is False
         assert not report.healthy
+    finally:
+        state.close()
+
+
+def test_health_run_sends_the_chain_head_to_telegram_once_a_day(
+    tmp_path: Path, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outside witness: one notice a day with the anchor's seq and hash."""
+    monkeypatch.setenv("CERBERO_BITE_TELEGRAM_BOT_TOKEN", "123:witness-test-token")
+    monkeypatch.setenv("CERBERO_BITE_TELEGRAM_CHAT_ID", "42")
+    httpx_mock.add_response(
+        url=re.compile(r"https://api\.telegram\.org/.*"),
+        json={"ok": True, "result": {"message_id": 1}},
+        is_reusable=True,
+    )
+    filled(tmp_path, 3).close()
+    for hours in (0, 1, 25):  # the second run is within the day: no second notice
+        health(tmp_path, T0 + timedelta(hours=hours))
+    texts = [
+        json.loads(r.content)["text"]
+        if r.headers.get("content-type", "").startswith("application/json")
+        else r.content.decode()
+        for r in httpx_mock.get_requests()
+    ]
+    witnesses = [t for t in texts if "audit witness" in t]
+    assert len(witnesses) == 2
+    state = open_state(tmp_path)
+    try:
+        seq, digest = state.repo.get_anchor() or (0, "")
+        assert f"seq {seq} hash {digest}" in witnesses[-1]
+        assert state.audit.verify(witness=(seq, digest)).witness_ok is True  # and it proves
     finally:
         state.close()
