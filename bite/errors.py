@@ -183,6 +183,16 @@ def _sqlite_error(exc: BaseException) -> BiteError | None:
     return None
 
 
+def _raised_in_state(exc: BaseException) -> bool:
+    """Whether the failure came from reading the state database (``bite/state/``)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if "/bite/state/" in tb.tb_frame.f_code.co_filename.replace("\\", "/"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def as_bite_error(exc: BaseException) -> BiteError | None:
     """What a failure means for the operator; ``None`` when it is a bug (exit 1)."""
     if isinstance(exc, BiteError):
@@ -190,6 +200,11 @@ def as_bite_error(exc: BaseException) -> BiteError | None:
     found = _sqlite_error(exc)
     if found is not None:
         return found
+    if isinstance(exc, UnicodeDecodeError) and _raised_in_state(exc):
+        return IntegrityError(  # SQLite decoding a damaged page as text
+            f"the state database is damaged ({exc}); restore a backup: "
+            "bite backup restore data/backups/state-<time>.sqlite"
+        )
     if isinstance(exc, OSError) and exc.errno in _IO_ERRNOS:
         where = f"{exc.filename}: " if exc.filename else ""
         return IoFailureError(f"{where}{exc.strerror or exc}")

@@ -115,6 +115,8 @@ def open_database(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     except BaseException as exc:
         if conn is not None:
             conn.close()
+        if isinstance(exc, UnicodeDecodeError):  # a damaged page read back as text
+            raise DatabaseError(f"{path}: not a readable SQLite database ({exc})") from None
         if isinstance(exc, sqlite3.DatabaseError):
             known = as_bite_error(exc)
             if isinstance(known, IntegrityError):

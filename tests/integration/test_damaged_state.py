@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -48,13 +49,15 @@ def with_backup(data: Path) -> Path:
         state.close()
 
 
-def damage(path: Path) -> None:
-    """Random bytes over every page but the first (the header survives: SQLite opens it)."""
+def damage(path: Path, seed: int = 7) -> None:
+    """Seeded random bytes over every page but the first (the header survives: SQLite
+    opens it); seeded, so that a run is reproducible."""
+    noise = random.Random(seed)
     size = path.stat().st_size
     with path.open("r+b") as handle:
         for page in range(1, size // 4096):
             handle.seek(page * 4096 + 100)
-            handle.write(os.urandom(2000))
+            handle.write(noise.randbytes(2000))
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +191,21 @@ def test_a_read_only_data_dir_exits_74(tmp_path: Path, args: tuple[str, ...]) ->
     )
     assert "rc=74" in done.stdout, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_damaged_page_read_back_as_bad_text_is_damage_not_a_bug(tmp_path: Path) -> None:
+    """SQLite may hand a damaged page back as text that is not UTF-8: still exit 4."""
+    from bite.errors import as_bite_error
+    from bite.state.db import DatabaseError, open_database
+
+    data = tmp_path / "data"
+    with_backup(data)
+    path = data / "state.sqlite"
+    raw = bytearray(path.read_bytes())
+    start = raw.find(b"CREATE TABLE")  # the schema's text on page 1: invalid UTF-8 in it
+    raw[start + 13 : start + 17] = b"\xf4\x90\x80\x80"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(DatabaseError, match="not a readable SQLite database"):
+        open_database(path).close()
+    # the same kind of failure anywhere but in bite/state stays what it is: a bug
+    assert as_bite_error(UnicodeDecodeError("utf-8", b"\xf4", 0, 1, "elsewhere")) is None
