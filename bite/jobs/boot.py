@@ -108,9 +108,19 @@ async def boot(
     )
     run_id = state.repo.start_run(job, now, dry_run=dry_run)
     run = Run(
-        job, cfg, choice, clock, state, clients, alerts, data_dir, dry_run, audit_result, run_id
+        job,
+        cfg,
+        choice,
+        clock,
+        state,
+        clients,
+        alerts,
+        data_dir,
+        dry_run,
+        audit_result,
+        run_id,
+        checkpoint=checkpoint,
     )
-    run.checkpoint = checkpoint
     if not dry_run:
         state.audit.append(
             "ENGINE_START",
