@@ -14,7 +14,7 @@ with ``--json`` in one JSON object, never in a bare traceback on the terminal.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = ["main", "run"]  # and ``app``, built on first use (module __getattr__)
@@ -30,8 +30,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-def run(args: Sequence[str]) -> int:
-    """Run the CLI on ``args`` and return the exit code."""
+def run(args: Sequence[str], environ: Mapping[str, str] | None = None) -> int:
+    """Run the CLI on ``args`` and return the exit code.
+
+    The one place the process environment is read: ``environ`` (default
+    ``os.environ``) is handed to the command, and everything below it is given
+    the mapping rather than reading the environment itself.
+    """
+    if list(args) == ["--version"]:  # the cheapest start: no Typer, no pydantic
+        from bite import __version__
+
+        sys.stdout.write(f"bite {__version__}\n")
+        return 0
+    import os
+
+    from bite.commands._shared import using_environ
+
+    with using_environ(os.environ if environ is None else environ):
+        return _run(list(args))
+
+
+def _run(args: list[str]) -> int:
     import typer
 
     from bite.commands._shared import _emit, report_failure
@@ -61,10 +80,4 @@ def run(args: Sequence[str]) -> int:
 
 def main() -> None:
     """Entry point of the ``bite`` script."""
-    args = sys.argv[1:]
-    if args == ["--version"]:  # the cheapest start: no Typer, no pydantic
-        from bite import __version__
-
-        sys.stdout.write(f"bite {__version__}\n")
-        return
-    sys.exit(run(args))
+    sys.exit(run(sys.argv[1:]))

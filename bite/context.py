@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,21 +68,21 @@ def _given(option: Path | None, env: Mapping[str, str], name: str, default: str)
     return Path(raw)
 
 
-def resolve_data_dir(option: Path | None, environ: Mapping[str, str] | None = None) -> Path:
+def resolve_data_dir(option: Path | None, environ: Mapping[str, str]) -> Path:
     """The data dir: the option, else ``CERBERO_BITE_DATA_DIR``, else ``./data``.
 
     A path that exists and is not a directory is refused (exit 2, naming it).
     """
-    env = os.environ if environ is None else environ
+    env = environ
     path = _given(option, env, DATA_DIR_ENV, "data")
     if path.exists() and not path.is_dir():
         raise UsageError(f"the data dir {path} exists and is not a directory")
     return path
 
 
-def resolve_config_path(option: Path | None, environ: Mapping[str, str] | None = None) -> Path:
+def resolve_config_path(option: Path | None, environ: Mapping[str, str]) -> Path:
     """The config file: the option, else ``CERBERO_BITE_CONFIG``, else ``./strategy.yaml``."""
-    env = os.environ if environ is None else environ
+    env = environ
     return _given(option, env, CONFIG_ENV, "strategy.yaml")
 
 
@@ -109,11 +108,15 @@ class StateContext:
         self.repo.close()
 
 
-def open_state(data_dir: Path) -> StateContext:
-    """Open (creating and migrating when needed) the state of ``data_dir``."""
+def open_state(data_dir: Path, *, secrets: tuple[str, ...] = ()) -> StateContext:
+    """Open (creating and migrating when needed) the state of ``data_dir``.
+
+    ``secrets`` are the run's secret values (``known_secret_values``): the audit log
+    refuses to write them.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     repo = Repository(open_database(data_dir / STATE_FILE))
-    audit = AuditLog(data_dir, repo, known_secret_values())
+    audit = AuditLog(data_dir, repo, secrets)
     switch = KillSwitch(repo, audit)
 
     def chain_reset(result: BootResult, now: datetime) -> None:
@@ -155,9 +158,9 @@ def _no_checkpoint(name: str) -> None:
     return
 
 
-def check_paper_only_env(environment: str, environ: Mapping[str, str] | None = None) -> None:
+def check_paper_only_env(environment: str, environ: Mapping[str, str]) -> None:
     """``CERBERO_BITE_NOW``, ``_PAPER_FAULTS`` and ``_CRASH_AT`` are refused outside paper."""
-    env = os.environ if environ is None else environ
+    env = environ
     if environment == "paper":
         return
     present = [name for name in (NOW_ENV, FAULTS_ENV, CRASH_ENV) if env.get(name)]
@@ -167,9 +170,9 @@ def check_paper_only_env(environment: str, environ: Mapping[str, str] | None = N
         )
 
 
-def endpoints(cfg: StrategyConfig, environ: Mapping[str, str] | None = None) -> dict[str, Endpoint]:
+def endpoints(cfg: StrategyConfig, environ: Mapping[str, str]) -> dict[str, Endpoint]:
     """Each service's URL, token and timeout; paper services without a URL are in-process."""
-    env = os.environ if environ is None else environ
+    env = environ
     found: dict[str, Endpoint] = {}
     for name in SERVICE_NAMES:
         service = getattr(cfg.services, name)
@@ -229,14 +232,14 @@ def open_clients(
     data_dir: Path,
     *,
     config_dir: Path | None = None,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None = None,
     telegram_url: str | None = None,
     market: MarketSource | None = None,
     notify: bool = True,
 ) -> Clients:
     """Build the clients for one run (close them with ``await clients.aclose()``)."""
-    env = os.environ if environ is None else environ
+    env = environ
     check_paper_only_env(cfg.execution.environment, env)
     ends = endpoints(cfg, env)
     mounts: dict[str, httpx.AsyncBaseTransport] = {}
@@ -284,7 +287,7 @@ def open_clients(
     macro = MacroClient(http)
     if notify:
         telegram = TelegramClient.from_env(
-            client, sleep, telegram_url or "https://api.telegram.org"
+            client, sleep, env, telegram_url or "https://api.telegram.org"
         )
     else:
         telegram = TelegramClient(client, None, None, sleep)

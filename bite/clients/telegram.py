@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -81,12 +81,16 @@ class TelegramClient:
 
     @classmethod
     def from_env(
-        cls, client: httpx.AsyncClient, sleep: Sleep, base_url: str = API
+        cls,
+        client: httpx.AsyncClient,
+        sleep: Sleep,
+        environ: Mapping[str, str],
+        base_url: str = API,
     ) -> TelegramClient:
         """Credentials from the environment (or ``_FILE``); a bad file disables, never raises."""
         try:
-            token = read_secret(TOKEN_ENV)
-            chat = read_secret(CHAT_ENV)
+            token = read_secret(TOKEN_ENV, environ)
+            chat = read_secret(CHAT_ENV, environ)
         except ConfigError as exc:
             log.error("Telegram disabled: %s", exc)
             token = chat = None

@@ -12,9 +12,9 @@ one JSON object with ``exit_code`` and ``error``, on failure too.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -71,6 +71,28 @@ DataDirOption = Annotated[
     ),
 ]
 _JSON_ASKED: list[bool] = [False]
+_ENVIRON: ContextVar[Mapping[str, str]] = ContextVar("bite_environ")
+
+
+def environ() -> Mapping[str, str]:
+    """The process environment, as :func:`bite.cli.run` read it once for this command.
+
+    Nothing below the CLI reads ``os.environ``: every function that needs a
+    variable is given this mapping, so a test can run a command in-process with
+    an environment of its own.
+    """
+    return _ENVIRON.get()
+
+
+@contextmanager
+def using_environ(env: Mapping[str, str]) -> Iterator[None]:
+    """Run one command with ``env`` as its environment (and ``--json`` not yet seen)."""
+    token = _ENVIRON.set(dict(env))
+    _JSON_ASKED[0] = False
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
 
 
 def _note_json(value: bool) -> bool:
@@ -170,7 +192,7 @@ def _setup(data_dir: Path | None, level: str, clock_now: datetime | None = None)
     from bite.log import setup_logging
 
     now = clock_now or WallClock().now()
-    setup_logging(data_dir, level, known_secret_values(), now)
+    setup_logging(data_dir, level, known_secret_values(environ()), now)
 
 
 def config_state(config: Path | None, state: StateContext) -> dict[str, Any]:
@@ -182,7 +204,7 @@ def config_state(config: Path | None, state: StateContext) -> dict[str, Any]:
     from bite.config.loader import load_config
     from bite.context import resolve_config_path
 
-    path = resolve_config_path(config)
+    path = resolve_config_path(config, environ())
     try:
         loaded = load_config(path)
     except BiteError as exc:
@@ -210,15 +232,17 @@ def _clock(config: Path | None, data_dir: Path | None = None) -> Clock:
     from bite.config.loader import config_from_dump, load_config
     from bite.context import open_state, resolve_config_path, resolve_data_dir
 
-    if NOW_ENV not in os.environ:
+    if NOW_ENV not in environ():
         return WallClock()
     environment: str = ""
     try:
-        environment = load_config(resolve_config_path(config)).config.execution.environment
+        environment = load_config(
+            resolve_config_path(config, environ())
+        ).config.execution.environment
     except BiteError:
-        state_file = resolve_data_dir(data_dir) / "state.sqlite"
+        state_file = resolve_data_dir(data_dir, environ()) / "state.sqlite"
         if state_file.exists():
-            state = open_state(resolve_data_dir(data_dir))
+            state = open_state(resolve_data_dir(data_dir, environ()))
             try:
                 last = state.repo.last_approved_config()
             finally:
@@ -229,7 +253,7 @@ def _clock(config: Path | None, data_dir: Path | None = None) -> Clock:
             raise UsageError(
                 f"{NOW_ENV} needs a valid or approved config in the paper environment"
             ) from None
-    return clock_from_env(dict(os.environ), environment)
+    return clock_from_env(dict(environ()), environment)
 
 
 def _scrubbed(text: str) -> str:
@@ -237,13 +261,13 @@ def _scrubbed(text: str) -> str:
     from bite.config.secrets import known_secret_values
     from bite.log import redact_text
 
-    return redact_text(text, known_secret_values())
+    return redact_text(text, known_secret_values(environ()))
 
 
 def _state(data_dir: Path | None) -> StateContext:
     from bite.context import open_state, resolve_data_dir
 
-    return open_state(resolve_data_dir(data_dir))
+    return open_state(resolve_data_dir(data_dir, environ()))
 
 
 # -- the jobs -----------------------------------------------------------------------------
@@ -294,19 +318,20 @@ def _run_job(
 
     with _exit_codes():
         clock = _clock(config, data_dir)
-        directory = resolve_data_dir(data_dir)
+        directory = resolve_data_dir(data_dir, environ())
         _setup(None if dry_run else directory, log_level, clock.now())
         report = asyncio.run(
             execute(
                 job,
                 approval,
                 cycle,
-                config_path=resolve_config_path(config),
+                config_path=resolve_config_path(config, environ()),
                 data_dir=directory,
                 clock=clock,
                 dry_run=dry_run,
                 lock_timeout_s=lock_timeout,
                 trading=True,
+                environ=environ(),
                 recovery=recovery_step if with_recovery else None,
             )
         )

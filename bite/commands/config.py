@@ -20,6 +20,7 @@ from bite.commands._shared import (
     _state,
     _view,
     config_app,
+    environ,
 )
 from bite.errors import ConfigError, ExitCode, UsageError
 
@@ -30,7 +31,7 @@ def _approved_in(data_dir: Path | None, config_hash: str) -> bool | None:
     """Whether ``config_hash`` is approved in the data dir; None when it holds no state yet."""
     from bite.context import STATE_FILE, resolve_data_dir
 
-    directory = resolve_data_dir(data_dir)
+    directory = resolve_data_dir(data_dir, environ())
     if not (directory / STATE_FILE).exists():
         return None
     state = _state(directory)
@@ -60,7 +61,7 @@ def config_validate(
 
     with _exit_codes():
         _view(log_level)
-        path = resolve_config_path(config)
+        path = resolve_config_path(config, environ())
         try:
             loaded = load_config(path)
         except ConfigError as exc:
@@ -100,7 +101,7 @@ def config_show(
 
     with _exit_codes():
         _view(log_level)
-        loaded = load_config(resolve_config_path(config))
+        loaded = load_config(resolve_config_path(config, environ()))
         approved = _approved_in(data_dir, loaded.hash)
         data = redacted(loaded.config)
         if as_json:
@@ -126,7 +127,7 @@ def config_hash_command(
 
     with _exit_codes():
         _view(log_level)
-        loaded = load_config(resolve_config_path(config))
+        loaded = load_config(resolve_config_path(config, environ()))
         if as_json:
             approved = _approved_in(data_dir, loaded.hash)
             _emit({"file": str(loaded.path), "hash": loaded.hash, "approved": approved})
@@ -158,7 +159,7 @@ def config_diff(
 
     with _exit_codes():
         _view(log_level)
-        loaded = load_config(resolve_config_path(config))
+        loaded = load_config(resolve_config_path(config, environ()))
         state = _state(data_dir)
         try:
             last = state.repo.last_approved_config()
@@ -197,7 +198,7 @@ def config_approve(
 
     with _exit_codes():
         clock = _clock(config)
-        loaded = load_config(resolve_config_path(config))
+        loaded = load_config(resolve_config_path(config, environ()))
         state = _state(data_dir)
         _setup(state.data_dir, log_level, clock.now())
         try:

@@ -20,6 +20,7 @@ from bite.commands._shared import (
     _run_job,
     _setup,
     app,
+    environ,
 )
 
 
@@ -143,11 +144,17 @@ def health_run(
 
     with _exit_codes():
         clock = _clock(config, data_dir)
-        directory = resolve_data_dir(data_dir)
+        directory = resolve_data_dir(data_dir, environ())
         _setup(directory, log_level, clock.now())
         started = clock.now()
         report, approved, environment = asyncio.run(
-            run_health(resolve_config_path(config), directory, clock, lock_timeout)
+            run_health(
+                resolve_config_path(config, environ()),
+                directory,
+                clock,
+                lock_timeout,
+                environ(),
+            )
         )
         result = JobResult(
             "health-run",

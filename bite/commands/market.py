@@ -20,6 +20,7 @@ from bite.commands._shared import (
     _setup,
     _view,
     app,
+    environ,
     paper_app,
 )
 from bite.errors import ExitCode, UsageError
@@ -107,8 +108,8 @@ def backtest_command(
             calendar,
             equity,
         )
-        cfg = load_config(resolve_config_path(config)).config
-        _setup(resolve_data_dir(data_dir) if data_dir is not None else None, log_level)
+        cfg = load_config(resolve_config_path(config, environ())).config
+        _setup(resolve_data_dir(data_dir, environ()) if data_dir is not None else None, log_level)
         progress = None
         bar = None
         if not as_json and sys.stderr.isatty():
@@ -168,11 +169,11 @@ def ping(
 
     with _exit_codes():
         clock = _clock(config)
-        path = resolve_config_path(config)
+        path = resolve_config_path(config, environ())
         loaded = load_config(path)
-        directory = resolve_data_dir(data_dir)
+        directory = resolve_data_dir(data_dir, environ())
         _setup(None, log_level, clock.now())
-        rows = asyncio.run(ping_services(loaded.config, clock, directory, path.parent))
+        rows = asyncio.run(ping_services(loaded.config, clock, directory, path.parent, environ()))
         if as_json:
             _emit({"services": [r.__dict__ for r in rows], "ok": all(r.reachable for r in rows)})
         else:
@@ -207,9 +208,9 @@ def paper_serve(
     from bite.paper.service import PaperService
 
     with _exit_codes():
-        path = resolve_config_path(config)
+        path = resolve_config_path(config, environ())
         cfg = load_config(path).config
-        directory = resolve_data_dir(data_dir)
+        directory = resolve_data_dir(data_dir, environ())
         _setup(directory, log_level)
         service = PaperService(
             cfg, directory, build_market(cfg, path.parent), parse_faults(faults, cfg.paper.faults)
@@ -240,9 +241,9 @@ def _paper_exchange(config: Path | None, data_dir: Path | None) -> Any:
     from bite.paper.exchange import PaperExchange
     from bite.paper.series import build_market
 
-    path = resolve_config_path(config)
+    path = resolve_config_path(config, environ())
     cfg = load_config(path).config
-    directory = resolve_data_dir(data_dir)
+    directory = resolve_data_dir(data_dir, environ())
     return PaperExchange(
         directory / "paper.sqlite",
         build_market(cfg, path.parent),
@@ -288,7 +289,7 @@ def paper_reset(
     from bite.context import resolve_data_dir
 
     with _exit_codes():
-        _setup(resolve_data_dir(data_dir), log_level)
+        _setup(resolve_data_dir(data_dir, environ()), log_level)
         if not yes and sys.stdin.isatty() and not typer.confirm("Reset the paper account?"):
             raise typer.Exit(0)
         exchange = _paper_exchange(config, data_dir)

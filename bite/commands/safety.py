@@ -25,6 +25,7 @@ from bite.commands._shared import (
     audit_app,
     backup_app,
     config_state,
+    environ,
     kill_app,
 )
 from bite.errors import ExitCode, UsageError
@@ -250,9 +251,11 @@ def backup_run(
         clock = _clock(config)
         from bite.context import resolve_config_path, resolve_data_dir
 
-        directory = resolve_data_dir(data_dir)
+        directory = resolve_data_dir(data_dir, environ())
         _setup(directory, log_level, clock.now())
-        outcome = run_backup_job(directory, resolve_config_path(config), clock, lock_timeout)
+        outcome = run_backup_job(
+            directory, resolve_config_path(config, environ()), clock, lock_timeout, environ()
+        )
         if as_json:
             _emit(outcome.to_json())
         else:
@@ -270,14 +273,17 @@ def backup_restore(
     log_level: LogLevelOption = "INFO",
 ) -> None:
     """Swap the state database for a backup (exit 3 while a job runs); arms the kill switch."""
+    from bite.config.secrets import known_secret_values
     from bite.context import resolve_data_dir
     from bite.jobs.backup import restore_backup
 
     with _exit_codes():
         clock = _clock(config)
-        directory = resolve_data_dir(data_dir)
+        directory = resolve_data_dir(data_dir, environ())
         _setup(directory, log_level, clock.now())
-        result = restore_backup(directory, file, clock.now())
+        result = restore_backup(
+            directory, file, clock.now(), secrets=known_secret_values(environ())
+        )
         data = {
             "restored_from": str(result.restored_from),
             "replaced_kept_at": str(result.replaced_kept_at) if result.replaced_kept_at else None,

@@ -19,6 +19,7 @@ from bite.commands._shared import (
     _view,
     app,
     config_state,
+    environ,
 )
 from bite.errors import BiteError
 
@@ -53,7 +54,7 @@ def status_command(
         now = clock.now()
         try:
             environment: str | None = load_config(
-                resolve_config_path(config)
+                resolve_config_path(config, environ())
             ).config.execution.environment
         except BiteError:
             environment = None
@@ -90,11 +91,17 @@ def _live_status(
     from bite.context import open_clients, resolve_config_path, resolve_data_dir
     from bite.core.exit_decision import close_debits
 
-    path = resolve_config_path(config)
+    path = resolve_config_path(config, environ())
     cfg = load_config(path).config
 
     async def ask() -> dict[str, Any]:
-        clients = open_clients(cfg, clock, resolve_data_dir(data_dir), config_dir=path.parent)
+        clients = open_clients(
+            cfg,
+            clock,
+            resolve_data_dir(data_dir, environ()),
+            config_dir=path.parent,
+            environ=environ(),
+        )
         try:
             index, _ = await clients.deribit.index_price()
             summary = await clients.deribit.account_summary()

@@ -8,7 +8,6 @@ Errors name the variable and the file, never the value.
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,9 +35,9 @@ def _managed(path: Path, environ: Mapping[str, str]) -> bool:
     return any(resolved.is_relative_to(root.resolve()) for root in roots)
 
 
-def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+def read_secret(name: str, environ: Mapping[str, str]) -> str | None:
     """The secret ``name`` from ``name`` or ``name_FILE``; None when neither is set."""
-    env = os.environ if environ is None else environ
+    env = environ
     value = env.get(name)
     if value:
         return value.strip()
@@ -72,7 +71,7 @@ def read_secret(name: str, environ: Mapping[str, str] | None = None) -> str | No
     return text or None
 
 
-def known_secret_values(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+def known_secret_values(environ: Mapping[str, str]) -> tuple[str, ...]:
     """Every secret value set for this run, for redaction (unreadable files are skipped)."""
     values: list[str] = []
     for name in SECRET_NAMES:

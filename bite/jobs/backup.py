@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -254,7 +255,9 @@ def _set_aside_name(data_dir: Path, now: datetime) -> Path:
     return candidate
 
 
-def restore_backup(data_dir: Path, source: Path, now: datetime) -> RestoreResult:
+def restore_backup(
+    data_dir: Path, source: Path, now: datetime, *, secrets: tuple[str, ...] = ()
+) -> RestoreResult:
     """Swap the database for a checked backup under the job lock; audit; arm the switch.
 
     The live database itself is refused as a source; a damaged live database is
@@ -285,7 +288,7 @@ def restore_backup(data_dir: Path, source: Path, now: datetime) -> RestoreResult
         os.replace(tmp, state)
         repo = Repository(open_database(state))
         try:
-            audit = AuditLog(data_dir, repo, known_secret_values())
+            audit = AuditLog(data_dir, repo, secrets)
             record = audit.append(
                 "BACKUP_RESTORED",
                 {"from": source.name, "replaced_kept_at": kept.name if kept else None},
@@ -353,12 +356,16 @@ def _backup_settings(
 
 
 def run_backup_job(
-    data_dir: Path, config_path: Path, clock: Clock, lock_timeout_s: float
+    data_dir: Path,
+    config_path: Path,
+    clock: Clock,
+    lock_timeout_s: float,
+    environ: Mapping[str, str],
 ) -> BackupOutcome:
     """The ``backup-run`` job: lock, back up, record the run."""
     started = clock.now()
     with JobLock(data_dir, lock_timeout_s, owner="backup-run"):
-        state = open_state(data_dir)
+        state = open_state(data_dir, secrets=known_secret_values(environ))
         try:
             run_id = state.repo.start_run("backup-run", started, dry_run=False)
             settings, environment, approved = _backup_settings(config_path, state.repo)

@@ -9,7 +9,6 @@ config before any private call; then the job's recovery and cycle.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 from bite.clock import Clock
 from bite.config.loader import LoadedConfig
 from bite.config.schema import StrategyConfig
+from bite.config.secrets import known_secret_values
 from bite.context import (
     Clients,
     StateContext,
@@ -75,14 +75,14 @@ async def boot(
     clock: Clock,
     *,
     dry_run: bool,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
     market: MarketSource | None = None,  # the backtest's history, for the paper exchange
     notify: bool = True,
 ) -> Run:
     """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run."""
-    env = os.environ if environ is None else environ
+    env = environ
     loaded: LoadedConfig | ConfigError = try_load_config(config_path)
-    state = open_state(data_dir)
+    state = open_state(data_dir, secrets=known_secret_values(env))
     try:
         now = clock.now()
         audit_result = audit_boot_check(

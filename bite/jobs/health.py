@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 
 from bite.clock import Clock, iso_z
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
+from bite.config.secrets import known_secret_values
 from bite.context import (
     Clients,
     StateContext,
@@ -146,12 +148,16 @@ def write_metrics(path: Path, state: StateContext, report: HealthReport, now: da
 
 
 async def run_health(
-    config_path: Path, data_dir: Path, clock: Clock, lock_timeout_s: float
+    config_path: Path,
+    data_dir: Path,
+    clock: Clock,
+    lock_timeout_s: float,
+    environ: Mapping[str, str],
 ) -> tuple[HealthReport, bool | None, str | None]:
     """The whole health run: (report, config approved, environment)."""
     report = HealthReport()
     with JobLock(data_dir, lock_timeout_s, owner="health-run"):
-        state = open_state(data_dir)
+        state = open_state(data_dir, secrets=known_secret_values(environ))
         now = clock.now()
         run_id = state.repo.start_run("health-run", now, dry_run=False)
         strike_reasons: list[str] = []
@@ -177,7 +183,7 @@ async def run_health(
         if chain_problem is not None:
             strike_reasons.append("audit_chain")
             state.kill_switch.arm("audit_chain_broken", "integrity", "health-run", now)
-        clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent)
+        clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent, environ=environ)
         alerts = Alerts(
             state.repo,
             state.audit,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,14 @@ class PingRow:
 
 
 async def ping_services(
-    cfg: StrategyConfig, clock: Clock, data_dir: Path, config_dir: Path
+    cfg: StrategyConfig,
+    clock: Clock,
+    data_dir: Path,
+    config_dir: Path,
+    environ: Mapping[str, str],
 ) -> list[PingRow]:
     """Health of every service; the broker also says its environment."""
-    clients = open_clients(cfg, clock, data_dir, config_dir=config_dir)
+    clients = open_clients(cfg, clock, data_dir, config_dir=config_dir, environ=environ)
     rows: list[PingRow] = []
     try:
         for name in SERVICE_NAMES:

@@ -7,7 +7,7 @@ Exit codes (operations.md 2): 0 done, 1 a bug (trading jobs also arm the switch)
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -100,6 +100,7 @@ async def execute(
     dry_run: bool,
     lock_timeout_s: float,
     trading: bool,
+    environ: Mapping[str, str],
     recovery: Callable[[Run], Awaitable[dict[str, Any]]] | None = None,
 ) -> JobResult:
     """Everything around one cycle."""
@@ -128,7 +129,9 @@ async def execute(
         )
 
     with JobLock(data_dir, lock_timeout_s, owner=job):
-        run = await boot(job, approval_job, config_path, data_dir, clock, dry_run=dry_run)
+        run = await boot(
+            job, approval_job, config_path, data_dir, clock, dry_run=dry_run, environ=environ
+        )
         status, code, message = "error", int(ExitCode.INTERNAL), None
         reasons: list[str] = []
         details: dict[str, Any] = {}

@@ -20,20 +20,20 @@ POINTS = frozenset(
 KILLED = 137
 
 
-def check_crash_point(environ: Mapping[str, str] | None = None) -> str | None:
+def check_crash_point(environ: Mapping[str, str]) -> str | None:
     """The configured crash point, validated (a job calls this at boot)."""
-    env = os.environ if environ is None else environ
+    env = environ
     point = env.get(CRASH_ENV)
     if point and point not in POINTS:
         raise UsageError(f"{CRASH_ENV}={point!r}: not one of {', '.join(sorted(POINTS))}")
     return point or None
 
 
-def crash_point(name: str, environ: Mapping[str, str] | None = None) -> None:
+def crash_point(name: str, environ: Mapping[str, str]) -> None:
     """Die here when ``CERBERO_BITE_CRASH_AT`` names this point."""
     if name not in POINTS:
         raise ValueError(f"unknown crash point {name}")
-    env = os.environ if environ is None else environ
+    env = environ
     if env.get(CRASH_ENV) == name:
         sys.stderr.write(f"bite: {CRASH_ENV}={name}: killing the process\n")
         sys.stderr.flush()

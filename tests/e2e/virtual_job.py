@@ -11,6 +11,7 @@ same ``execute`` the CLI runs (lock, boot, environment check, recovery, cycle), 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +39,7 @@ def run_job(job: str, config: Path, data_dir: Path, now: datetime) -> dict[str, 
             dry_run=False,
             lock_timeout_s=5,
             trading=True,
+            environ=os.environ,  # the test's own (credentials set by monkeypatch)
             recovery=recovery_step,
         )
     )

@@ -8,17 +8,13 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bite.cli import app
 from bite.config.schema import BackupConfig
 from bite.jobs.backup import to_keep
 from freezegun import freeze_time
-from typer.testing import CliRunner
 
 from tests.integration.cli_support import bite
 from tests.integration.test_lock import held_lock
 from tests.state_support import fresh_state
-
-runner = CliRunner()
 
 
 def config(tmp_path: Path, text: str = "") -> Path:
@@ -61,10 +57,8 @@ def test_retention_keeps_the_hourly_window_and_one_a_day(tmp_path: Path) -> None
     stamps = [start + timedelta(hours=h) for h in (0, 5, 23, 26, 30, 47, 48, 49, 50)]
     for stamp in stamps:
         with freeze_time(stamp):
-            result = runner.invoke(
-                app, ["backup-run", "--data-dir", str(data), "--config", str(cfg_path)]
-            )
-            assert result.exit_code == 0, result.output
+            result = bite("backup-run", "--data-dir", str(data), "--config", str(cfg_path))
+            assert result.returncode == 0, result.stdout + result.stderr
     kept = sorted(p.name for p in (data / "backups").glob("state-*.sqlite"))
     # the last 3 hours, plus the newest of 2026-03-02 (day 2) and of 2026-03-01 (day 1)
     assert kept == [
@@ -94,10 +88,8 @@ def test_old_logs_are_gzipped(tmp_path: Path) -> None:
     old = data / "log" / "bite-2026-01-01.jsonl"
     old.write_text('{"msg": "old"}\n', encoding="utf-8")
     with freeze_time(datetime(2026, 3, 1, tzinfo=UTC)):
-        result = runner.invoke(
-            app, ["backup-run", "--data-dir", str(data), "--config", str(config(tmp_path))]
-        )
-    assert result.exit_code == 0, result.output
+        result = bite("backup-run", "--data-dir", str(data), "--config", str(config(tmp_path)))
+    assert result.returncode == 0, result.stdout + result.stderr
     assert not old.exists()
     with gzip.open(data / "log" / "bite-2026-01-01.jsonl.gz", "rt") as handle:
         assert handle.read() == '{"msg": "old"}\n'

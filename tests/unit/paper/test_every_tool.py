@@ -90,7 +90,7 @@ def test_an_unknown_crash_point_is_refused() -> None:
 def test_a_crash_point_kills_the_process_with_137() -> None:
     code = (
         "from bite.paper.crash import crash_point\n"
-        "crash_point('after_proposed_commit')\nprint('survived')\n"
+        "import os\ncrash_point('after_proposed_commit', os.environ)\nprint('survived')\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code],

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -141,7 +142,9 @@ def test_a_good_walk_stores_its_head_and_copies_exactly_what_it_walked(tmp_path:
 
 
 def health(data_dir: Path, at: datetime) -> dict[str, object]:
-    report, _, _ = asyncio.run(run_health(ROOT / "strategy.yaml", data_dir, VirtualClock(at), 5))
+    report, _, _ = asyncio.run(
+        run_health(ROOT / "strategy.yaml", data_dir, VirtualClock(at), 5, os.environ)
+    )
     return {"status": report.status, "reasons": report.reasons}
 
 
