@@ -107,6 +107,12 @@ class StateContext:
         """Close the database."""
         self.repo.close()
 
+    def __enter__(self) -> StateContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def open_state(data_dir: Path, *, secrets: tuple[str, ...] = ()) -> StateContext:
     """Open (creating and migrating when needed) the state of ``data_dir``.

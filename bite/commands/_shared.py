@@ -242,11 +242,8 @@ def _clock(config: Path | None, data_dir: Path | None = None) -> Clock:
     except BiteError:
         state_file = resolve_data_dir(data_dir, environ()) / "state.sqlite"
         if state_file.exists():
-            state = open_state(resolve_data_dir(data_dir, environ()))
-            try:
+            with open_state(resolve_data_dir(data_dir, environ())) as state:
                 last = state.repo.last_approved_config()
-            finally:
-                state.close()
             if last is not None:
                 environment = config_from_dump(last.dump).execution.environment
         if not environment:

@@ -34,11 +34,8 @@ def _approved_in(data_dir: Path | None, config_hash: str) -> bool | None:
     directory = resolve_data_dir(data_dir, environ())
     if not (directory / STATE_FILE).exists():
         return None
-    state = _state(directory)
-    try:
+    with _state(directory) as state:
         return state.repo.is_config_approved(config_hash)
-    finally:
-        state.close()
 
 
 def _approval_words(approved: bool | None) -> str:
@@ -160,11 +157,8 @@ def config_diff(
     with _exit_codes():
         _view(log_level)
         loaded = load_config(resolve_config_path(config, environ()))
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             last = state.repo.last_approved_config()
-        finally:
-            state.close()
         changes = diff(last.dump if last else None, loaded.config)
         if as_json:
             _emit(
@@ -199,9 +193,8 @@ def config_approve(
     with _exit_codes():
         clock = _clock(config)
         loaded = load_config(resolve_config_path(config, environ()))
-        state = _state(data_dir)
-        _setup(state.data_dir, log_level, clock.now())
-        try:
+        with _state(data_dir) as state:
+            _setup(state.data_dir, log_level, clock.now())
             last = state.repo.last_approved_config()
             if last is not None and last.hash == loaded.hash and not new_sample:
                 if as_json:
@@ -220,8 +213,6 @@ def config_approve(
             result = approve(
                 state.repo, state.audit, loaded, clock.now(), by="operator", new_sample=new_sample
             )
-        finally:
-            state.close()
         if as_json:
             _emit(
                 {

@@ -140,14 +140,12 @@ def health_run(
 
     from bite.context import resolve_config_path, resolve_data_dir
     from bite.jobs.health import run_health
-    from bite.jobs.runner import JobResult
 
     with _exit_codes():
         clock = _clock(config, data_dir)
         directory = resolve_data_dir(data_dir, environ())
         _setup(directory, log_level, clock.now())
-        started = clock.now()
-        report, approved, environment = asyncio.run(
+        result = asyncio.run(
             run_health(
                 resolve_config_path(config, environ()),
                 directory,
@@ -155,18 +153,6 @@ def health_run(
                 lock_timeout,
                 environ(),
             )
-        )
-        result = JobResult(
-            "health-run",
-            report.status,
-            0,
-            report.reasons,
-            started,
-            clock.now(),
-            False,
-            approved,
-            environment,
-            report.to_json(),
         )
         _finish(
             result,

@@ -53,12 +53,9 @@ def audit_verify(
     with _exit_codes():
         _view(log_level)
         given = _parse_witness(witness) if witness is not None else None
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             report = state.audit.verify(witness=given)
             configured = config_state(config, state)
-        finally:
-            state.close()
         if as_json:
             _emit(
                 {
@@ -125,12 +122,9 @@ def audit_tail(
     """Print the last records of the audit log."""
     with _exit_codes():
         _view(log_level)
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             records = state.audit.tail(lines)
             configured = config_state(config, state)
-        finally:
-            state.close()
         if as_json:
             _emit({"records": records, "config": configured})
             return
@@ -157,12 +151,9 @@ def kill_status(
     """Show whether the kill switch is armed, its kind, reasons and since when."""
     with _exit_codes():
         _view(log_level)
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             current = state.kill_switch.status()
             configured = config_state(config, state)
-        finally:
-            state.close()
         if as_json:
             _emit({**current.to_dict(), "config": configured})
         elif current.armed:
@@ -191,17 +182,14 @@ def kill_arm(
         if not reason.strip():
             raise UsageError("--reason must say why")
         clock = _clock(config)
-        state = _state(data_dir)
-        _setup(state.data_dir, log_level, clock.now())
-        try:
+        with _state(data_dir) as state:
+            _setup(state.data_dir, log_level, clock.now())
             current = state.kill_switch.arm(
                 _scrubbed(reason),
                 "integrity" if no_exits else "operational",
                 "operator",
                 clock.now(),
             )
-        finally:
-            state.close()
         if as_json:
             _emit(current.to_dict())
         else:
@@ -221,12 +209,9 @@ def kill_disarm(
         if not reason.strip():
             raise UsageError("--reason must say why")
         clock = _clock(config)
-        state = _state(data_dir)
-        _setup(state.data_dir, log_level, clock.now())
-        try:
+        with _state(data_dir) as state:
+            _setup(state.data_dir, log_level, clock.now())
             current = state.kill_switch.disarm(_scrubbed(reason), "operator", clock.now())
-        finally:
-            state.close()
         if as_json:
             _emit(current.to_dict())
         else:

@@ -58,8 +58,7 @@ def status_command(
             ).config.execution.environment
         except BiteError:
             environment = None
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             data: dict[str, Any] = {
                 "engine": st.engine(state, now, environment),
                 "runs": st.last_runs(state),
@@ -68,8 +67,6 @@ def status_command(
                 "kelly": st.kelly(state),
                 "config": config_state(config, state),
             }
-        finally:
-            state.close()
         if live:
             data["live"] = _live_status(config, data_dir, clock, data["positions"])
         if as_json:
@@ -152,12 +149,9 @@ def positions_command(
     with _exit_codes():
         _view(log_level)
         now = _clock(config, data_dir).now()
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             rows = st.positions(state, now, include_closed=show_all)
             configured = config_state(config, state)
-        finally:
-            state.close()
         if as_json:
             _emit({"positions": rows, "config": configured})
             return
@@ -195,12 +189,9 @@ def orders_command(
 
     with _exit_codes():
         _view(log_level)
-        state = _state(data_dir)
-        try:
+        with _state(data_dir) as state:
             rows = st.orders(state, proposal)
             configured = config_state(config, state)
-        finally:
-            state.close()
         if as_json:
             _emit({"orders": rows, "config": configured})
             return

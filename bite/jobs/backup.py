@@ -364,42 +364,41 @@ def run_backup_job(
 ) -> BackupOutcome:
     """The ``backup-run`` job: lock, back up, record the run."""
     started = clock.now()
-    with JobLock(data_dir, lock_timeout_s, owner="backup-run"):
-        state = open_state(data_dir, secrets=known_secret_values(environ))
+    with (
+        JobLock(data_dir, lock_timeout_s, owner="backup-run"),
+        open_state(data_dir, secrets=known_secret_values(environ)) as state,
+    ):
+        run_id = state.repo.start_run("backup-run", started, dry_run=False)
+        settings, environment, approved = _backup_settings(config_path, state.repo)
         try:
-            run_id = state.repo.start_run("backup-run", started, dry_run=False)
-            settings, environment, approved = _backup_settings(config_path, state.repo)
-            try:
-                result = run_backup(
-                    data_dir, state.repo, state.audit, settings, clock.now(), state.kill_switch
-                )
-            except IntegrityError as exc:
-                log.error("backup failed its check: %s", exc)
-                finished = clock.now()
-                state.repo.finish_run(
-                    run_id,
-                    finished,
-                    status="failed",
-                    exit_code=int(ExitCode.INTEGRITY),
-                    reasons=["integrity_check"],
-                )
-                return BackupOutcome(
-                    "failed",
-                    int(ExitCode.INTEGRITY),
-                    f"backup FAILED: {exc}",
-                    started,
-                    finished,
-                    None,
-                    ("integrity_check",),
-                    environment,
-                    approved,
-                )
+            result = run_backup(
+                data_dir, state.repo, state.audit, settings, clock.now(), state.kill_switch
+            )
+        except IntegrityError as exc:
+            log.error("backup failed its check: %s", exc)
             finished = clock.now()
             state.repo.finish_run(
-                run_id, finished, status="ok", exit_code=0, details={"file": result.file.name}
+                run_id,
+                finished,
+                status="failed",
+                exit_code=int(ExitCode.INTEGRITY),
+                reasons=["integrity_check"],
             )
-        finally:
-            state.close()
+            return BackupOutcome(
+                "failed",
+                int(ExitCode.INTEGRITY),
+                f"backup FAILED: {exc}",
+                started,
+                finished,
+                None,
+                ("integrity_check",),
+                environment,
+                approved,
+            )
+        finished = clock.now()
+        state.repo.finish_run(
+            run_id, finished, status="ok", exit_code=0, details={"file": result.file.name}
+        )
     summary = (
         f"backup {result.file} ({result.size_bytes} bytes); removed "
         f"{len(result.removed)}, gzipped {len(result.gzipped)} log(s)"

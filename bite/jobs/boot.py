@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,8 +79,14 @@ async def boot(
     environ: Mapping[str, str],
     market: MarketSource | None = None,  # the backtest's history, for the paper exchange
     notify: bool = True,
+    watchdog: bool = False,
 ) -> Run:
-    """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run."""
+    """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run.
+
+    A ``watchdog`` run (health-run) takes a valid config file that was never
+    approved rather than none (its cycle then does nothing that trades), and
+    records no ``ENGINE_START``.
+    """
     env = environ
     loaded: LoadedConfig | ConfigError = try_load_config(config_path)
     state = open_state(data_dir, secrets=known_secret_values(env))
@@ -88,7 +95,7 @@ async def boot(
         audit_result = audit_boot_check(
             state.audit, state.kill_switch, now, source=job, dry_run=dry_run
         )
-        choice = choose_config(approval_job, loaded, state.repo, state.audit, now, dry_run=dry_run)
+        choice = _choose(approval_job, loaded, state, now, dry_run=dry_run, watchdog=watchdog)
         cfg = choice.config
         checkpoint = crash_checkpoint(cfg.execution.environment, env)
         clients = open_clients(
@@ -121,7 +128,7 @@ async def boot(
         run_id,
         checkpoint=checkpoint,
     )
-    if not dry_run:
+    if not dry_run and not watchdog:
         state.audit.append(
             "ENGINE_START",
             {
@@ -137,6 +144,23 @@ async def boot(
     if audit_result.outcome == "mismatch":
         await alerts.emit("CRITICAL", "audit", "audit_mismatch", audit_result.detail)
     return run
+
+
+def _choose(
+    job: Job,
+    loaded: LoadedConfig | ConfigError,
+    state: StateContext,
+    now: datetime,
+    *,
+    dry_run: bool,
+    watchdog: bool,
+) -> ConfigChoice:
+    try:
+        return choose_config(job, loaded, state.repo, state.audit, now, dry_run=dry_run)
+    except ConfigError:
+        if watchdog and isinstance(loaded, LoadedConfig):  # nothing approved yet
+            return ConfigChoice(loaded.config, loaded.hash, False, "file")
+        raise
 
 
 class KeyTooWideError(UsageError):

@@ -20,21 +20,16 @@ from typing import Any
 
 from bite.clock import Clock, iso_z
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
-from bite.config.secrets import known_secret_values
 from bite.context import (
     Clients,
     StateContext,
-    open_clients,
-    open_state,
-    try_load_config,
 )
 from bite.core import labels
-from bite.errors import ConfigError, McpError
+from bite.errors import McpError
 from bite.jobs.alerts import Alerts
+from bite.jobs.boot import Run
+from bite.jobs.runner import JobResult, cycle_of, execute
 from bite.safety.audit_log import VERIFIED_KEY, VerifiedHead
-from bite.safety.config_approval import choose_config
-from bite.safety.kill_switch import audit_boot_check
-from bite.safety.lock import JobLock
 from bite.state.db import integrity_check
 from bite.state.repository import parse_iso_z
 
@@ -153,134 +148,146 @@ async def run_health(
     clock: Clock,
     lock_timeout_s: float,
     environ: Mapping[str, str],
-) -> tuple[HealthReport, bool | None, str | None]:
-    """The whole health run: (report, config approved, environment)."""
+) -> JobResult:
+    """The whole health run, through the same lock, boot and run record as every job.
+
+    It differs where a watchdog must: it runs on a config that was never approved
+    (without the sweep), it does not stop at the venue check (a broker that is down
+    is what it reports), and it writes no ``ENGINE_START`` every few minutes.
+    """
+    return await execute(
+        "health-run",
+        "health",
+        cycle_of(health_cycle),
+        config_path=config_path,
+        data_dir=data_dir,
+        clock=clock,
+        dry_run=False,
+        lock_timeout_s=lock_timeout_s,
+        trading=False,
+        environ=environ,
+        watchdog=True,
+    )
+
+
+async def health_cycle(run: Run) -> HealthReport:
+    """The checks, in order: the state, the services, the sweep, the schedule, the disk."""
     report = HealthReport()
-    with JobLock(data_dir, lock_timeout_s, owner="health-run"):
-        state = open_state(data_dir, secrets=known_secret_values(environ))
-        now = clock.now()
-        run_id = state.repo.start_run("health-run", now, dry_run=False)
-        strike_reasons: list[str] = []
-        loaded = try_load_config(config_path)
-        try:
-            choice = choose_config("health", loaded, state.repo, state.audit, now, dry_run=False)
-            cfg, sweep, approved = choice.config, True, True
-        except ConfigError:
-            if isinstance(loaded, ConfigError):
-                raise
-            cfg, sweep, approved = loaded.config, False, False  # nothing approved yet
-        try:
-            if integrity_check(state.repo.conn) != "ok":
-                strike_reasons.append("sqlite")
-        except Exception:  # a database that cannot even be checked is a strike
-            strike_reasons.append("sqlite")
-        boot = audit_boot_check(
-            state.audit, state.kill_switch, now, source="health-run", dry_run=False
+    strike_reasons = await _check_state(run)
+    await _witness(run.state, run.clients, run.clock.now())
+    broker_ok, paused = await _services(run.clients, report)
+    if not broker_ok:
+        strike_reasons.append("broker")
+    if paused:
+        report.reasons.append("venue_paused")
+    down = await _report_services(run, report)
+    if run.choice.approved and broker_ok and not paused and await _environment_matches(run):
+        await _sweep_stale_orders(run.clients, run.cfg, run.clock.now(), report, run.alerts)
+        await _pin_risk(run.clients, run.state, run.clock.now(), report, run.alerts)
+    await _check_schedule_and_disk(run, report)
+    await _count_strikes(run, report, strike_reasons)
+    if not strike_reasons and (down or report.overdue):
+        report.status = "degraded"
+        report.reasons += [f"down:{n}" for n in down] + [f"missed:{j}" for j in report.overdue]
+    write_heartbeat(run.data_dir, run.clock.now(), report.status)
+    if run.cfg.metrics.textfile_path:
+        write_metrics(Path(run.cfg.metrics.textfile_path), run.state, report, run.clock.now())
+    return report
+
+
+async def _check_state(run: Run) -> list[str]:
+    """SQLite's integrity, the audit anchor (checked at boot) and the lines appended since
+    the last full walk; a broken chain arms the kill switch. The strikes found."""
+    strikes: list[str] = []
+    try:
+        if integrity_check(run.state.repo.conn) != "ok":
+            strikes.append("sqlite")
+    except Exception:  # a database that cannot even be checked is a strike
+        strikes.append("sqlite")
+    if run.audit_boot.outcome == "mismatch":
+        strikes.append("audit_anchor")
+    problem = _check_appended_lines(run.state)
+    if problem is not None:
+        strikes.append("audit_chain")
+        run.state.kill_switch.arm("audit_chain_broken", "integrity", run.job, run.clock.now())
+        await run.alerts.emit(
+            "CRITICAL",
+            "audit",
+            "audit_chain_broken",
+            f"audit lines appended since the last full walk do not chain: {problem}",
+            integrity=True,
         )
-        if boot.outcome == "mismatch":
-            strike_reasons.append("audit_anchor")
-        chain_problem = _check_appended_lines(state)
-        if chain_problem is not None:
-            strike_reasons.append("audit_chain")
-            state.kill_switch.arm("audit_chain_broken", "integrity", "health-run", now)
-        clients = open_clients(cfg, clock, data_dir, config_dir=config_path.parent, environ=environ)
-        alerts = Alerts(
-            state.repo,
-            state.audit,
-            clients.telegram,
-            state.kill_switch,
-            cfg,
-            clock,
-            False,
-            "health-run",
+    return strikes
+
+
+async def _report_services(run: Run, report: HealthReport) -> list[str]:
+    """A MEDIUM alert for each service down (the broker only when it is paused: a broker
+    that fails is a strike instead), a recovery message for each one back. The down ones."""
+    down = [
+        n
+        for n, info in report.services.items()
+        if not info["up"] and (n != "deribit" or info.get("paused"))
+    ]
+    for name in down:
+        await run.alerts.emit("MEDIUM", name, "service_down", f"{name} is unreachable")
+    for name, info in report.services.items():
+        if info["up"]:
+            await run.alerts.resolve(name, "service_down", f"{name} is reachable again")
+    return down
+
+
+async def _environment_matches(run: Run) -> bool:
+    """The broker is in the configured environment; if not, arm the switch (integrity)."""
+    actual = await run.clients.deribit.environment()
+    if actual == run.environment:
+        return True
+    run.state.kill_switch.arm("environment_mismatch", "integrity", run.job, run.clock.now())
+    await run.alerts.emit(
+        "CRITICAL",
+        "environment",
+        "environment_mismatch",
+        f"broker is {actual}, config says {run.environment}: sweep skipped",
+    )
+    return False
+
+
+async def _check_schedule_and_disk(run: Run, report: HealthReport) -> None:
+    """A job that has not succeeded within its gap, and a data dir running out of disk."""
+    report.overdue = _missed(run.state, run.cfg, run.clock.now())
+    for job in report.overdue:
+        await run.alerts.emit(
+            "MEDIUM",
+            "schedule",
+            f"missed:{job}",
+            f"{job} has not succeeded within its scheduled gap",
         )
-        try:
-            if chain_problem is not None:
-                await alerts.emit(
-                    "CRITICAL",
-                    "audit",
-                    "audit_chain_broken",
-                    f"audit lines appended since the last full walk do not chain: {chain_problem}",
-                    integrity=True,
-                )
-            await _witness(state, clients, now)
-            broker_ok, paused = await _services(clients, report)
-            if not broker_ok:
-                strike_reasons.append("broker")
-            if paused:
-                sweep = False
-                report.reasons.append("venue_paused")
-            down = [
-                n
-                for n, info in report.services.items()
-                if not info["up"] and (n != "deribit" or info.get("paused"))
-            ]
-            for name in down:
-                await alerts.emit("MEDIUM", name, "service_down", f"{name} is unreachable")
-            for name, info in report.services.items():
-                if info["up"]:
-                    await alerts.resolve(name, "service_down", f"{name} is reachable again")
-            if broker_ok and sweep:
-                env = await clients.deribit.environment()
-                if env != cfg.execution.environment:
-                    state.kill_switch.arm("environment_mismatch", "integrity", "health-run", now)
-                    await alerts.emit(
-                        "CRITICAL",
-                        "environment",
-                        "environment_mismatch",
-                        f"broker is {env}, config says {cfg.execution.environment}: sweep skipped",
-                    )
-                    sweep = False
-            if broker_ok and sweep:
-                await _sweep_stale_orders(clients, cfg, now, report, alerts)
-                await _pin_risk(clients, state, now, report, alerts)
-            report.overdue = _missed(state, cfg, now)
-            for job in report.overdue:
-                await alerts.emit(
-                    "MEDIUM",
-                    "schedule",
-                    f"missed:{job}",
-                    f"{job} has not succeeded within its scheduled gap",
-                )
-            free_mb = shutil.disk_usage(data_dir).free / 2**20
-            if free_mb < cfg.health.min_free_disk_mb:
-                await alerts.emit(
-                    "MEDIUM", "disk", "low_disk", f"{free_mb:.0f} MB free in {data_dir}"
-                )
-                report.reasons.append("low_disk")
-            strikes = int(state.repo.get_state(STRIKES_KEY) or 0)
-            strikes = strikes + 1 if strike_reasons else 0
-            state.repo.set_state(STRIKES_KEY, strikes, now)
-            report.strikes = strikes
-            if strike_reasons:
-                report.status = "failing"
-                report.reasons += [f"strike:{r}" for r in strike_reasons]
-                await alerts.emit(
-                    "HIGH",
-                    "health",
-                    "strike",
-                    f"health strike {strikes}/{cfg.health.strikes_to_arm}: "
-                    f"{', '.join(strike_reasons)}",
-                )
-                if strikes >= cfg.health.strikes_to_arm:
-                    state.kill_switch.arm("health_strikes", "operational", "health-run", now)
-            elif down or report.overdue:
-                report.status = "degraded"
-                report.reasons += [f"down:{n}" for n in down] + [
-                    f"missed:{j}" for j in report.overdue
-                ]
-            if not strike_reasons:
-                await alerts.resolve("health", "strike", "health checks pass again")
-            write_heartbeat(data_dir, clock.now(), report.status)
-            if cfg.metrics.textfile_path:
-                write_metrics(Path(cfg.metrics.textfile_path), state, report, clock.now())
-        finally:
-            await clients.aclose()
-            state.repo.finish_run(
-                run_id, clock.now(), status=report.status, exit_code=0, reasons=report.reasons
-            )
-            state.close()
-    return report, approved, cfg.execution.environment
+    free_mb = shutil.disk_usage(run.data_dir).free / 2**20
+    if free_mb < run.cfg.health.min_free_disk_mb:
+        await run.alerts.emit(
+            "MEDIUM", "disk", "low_disk", f"{free_mb:.0f} MB free in {run.data_dir}"
+        )
+        report.reasons.append("low_disk")
+
+
+async def _count_strikes(run: Run, report: HealthReport, reasons: list[str]) -> None:
+    """Consecutive failing runs; ``strikes_to_arm`` of them arm the switch (operational)."""
+    strikes = int(run.state.repo.get_state(STRIKES_KEY) or 0)
+    strikes = strikes + 1 if reasons else 0
+    run.state.repo.set_state(STRIKES_KEY, strikes, run.clock.now())
+    report.strikes = strikes
+    if not reasons:
+        await run.alerts.resolve("health", "strike", "health checks pass again")
+        return
+    report.status = "failing"
+    report.reasons += [f"strike:{r}" for r in reasons]
+    await run.alerts.emit(
+        "HIGH",
+        "health",
+        "strike",
+        f"health strike {strikes}/{run.cfg.health.strikes_to_arm}: {', '.join(reasons)}",
+    )
+    if strikes >= run.cfg.health.strikes_to_arm:
+        run.state.kill_switch.arm("health_strikes", "operational", run.job, run.clock.now())
 
 
 def _check_appended_lines(state: StateContext) -> str | None:

@@ -101,9 +101,14 @@ async def execute(
     lock_timeout_s: float,
     trading: bool,
     environ: Mapping[str, str],
+    watchdog: bool = False,
     recovery: Callable[[Run], Awaitable[dict[str, Any]]] | None = None,
 ) -> JobResult:
-    """Everything around one cycle."""
+    """Everything around one cycle.
+
+    ``watchdog`` (health-run): the config may be one never approved, the venue is
+    not checked before the cycle (the cycle reports it), no ``ENGINE_START``.
+    """
     started = clock.now()
 
     def result(
@@ -130,13 +135,21 @@ async def execute(
 
     with JobLock(data_dir, lock_timeout_s, owner=job):
         run = await boot(
-            job, approval_job, config_path, data_dir, clock, dry_run=dry_run, environ=environ
+            job,
+            approval_job,
+            config_path,
+            data_dir,
+            clock,
+            dry_run=dry_run,
+            environ=environ,
+            watchdog=watchdog,
         )
         status, code, message = "error", int(ExitCode.INTERNAL), None
         reasons: list[str] = []
         details: dict[str, Any] = {}
         try:
-            await check_environment(run)
+            if not watchdog:
+                await check_environment(run)
             recovered = await recovery(run) if recovery is not None else None
             status, reasons, details = await cycle(run)
             if recovered:

@@ -40,13 +40,10 @@ COMMANDS = [
 
 def with_backup(data: Path) -> Path:
     """A data dir with some state and one good backup; return the backup."""
-    state = fresh_state(data)
-    try:
+    with fresh_state(data) as state:
         for i in range(30):
             state.repo.set_state(f"filler_{i}", "x" * 2000, T0)
         return run_backup(data, state.repo, state.audit, BackupConfig(), T0).file
-    finally:
-        state.close()
 
 
 def damage(path: Path, seed: int = 7) -> None:
@@ -120,15 +117,12 @@ def test_retention_removes_only_the_copies_it_wrote(tmp_path: Path) -> None:
     with_backup(data)
     mine = data / "backups" / "state-mine-before-upgrade.sqlite"
     shutil.copy2(data / "state.sqlite", mine)
-    state = fresh_state(data)
-    try:
+    with fresh_state(data) as state:
         for hour in range(1, 6):
             run_backup(
                 data, state.repo, state.audit, BackupConfig(keep_hourly=1, keep_daily=1),
                 T0 + timedelta(hours=hour),
             )  # fmt: skip
-    finally:
-        state.close()
     assert mine.exists()
     assert len(list((data / "backups").glob("state-2026*.sqlite"))) == 1
 

@@ -67,8 +67,7 @@ TAIL_TAMPERINGS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
 
 @pytest.mark.parametrize("how", list(TAIL_TAMPERINGS))
 def test_the_next_append_catches_a_tampered_tail(tmp_path: Path, how: str) -> None:
-    state = filled(tmp_path)
-    try:
+    with filled(tmp_path) as state:
         rewrite(state, TAIL_TAMPERINGS[how](lines_of(state)))
         state.audit.append("CONFIG_APPROVED", {"by": "paper_auto"}, T0 + timedelta(hours=1))
         switch = state.kill_switch.status()
@@ -81,13 +80,10 @@ def test_the_next_append_catches_a_tampered_tail(tmp_path: Path, how: str) -> No
         events = [json.loads(line)["event"] for line in lines_of(state)]
         assert events[0] == "AUDIT_RESET"
         assert "CONFIG_APPROVED" in events and "KILL_SWITCH_ARMED" in events
-    finally:
-        state.close()
 
 
 def test_lines_written_after_the_anchor_by_a_run_that_died_are_adopted(tmp_path: Path) -> None:
-    state = filled(tmp_path, 5)
-    try:
+    with filled(tmp_path, 5) as state:
         anchor = state.repo.get_anchor()
         state.audit.append("TEST", {"i": 5}, T0 + timedelta(minutes=1))
         assert anchor is not None
@@ -95,8 +91,6 @@ def test_lines_written_after_the_anchor_by_a_run_that_died_are_adopted(tmp_path:
         state.audit.append("TEST", {"i": 6}, T0 + timedelta(minutes=2))
         assert not state.kill_switch.status().armed
         assert state.audit.verify().healthy
-    finally:
-        state.close()
 
 
 MIDDLE_TAMPERINGS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
@@ -112,8 +106,7 @@ MIDDLE_TAMPERINGS: dict[str, Callable[[list[bytes]], list[bytes]]] = {
 def test_backup_run_walks_the_chain_and_never_copies_a_broken_log_as_good(
     tmp_path: Path, how: str
 ) -> None:
-    state = filled(tmp_path)
-    try:
+    with filled(tmp_path) as state:
         rewrite(state, MIDDLE_TAMPERINGS[how](lines_of(state)))
         assert state.audit.inspect_tail().outcome == "ok"  # the O(1) tail check cannot see it
         with pytest.raises(AuditChainBrokenError, match="broken"):
@@ -124,55 +117,43 @@ def test_backup_run_walks_the_chain_and_never_copies_a_broken_log_as_good(
         assert state.kill_switch.status().reasons == ("audit_chain_broken",)
         copies = sorted(p.name for p in (tmp_path / "backups").glob("audit-*"))
         assert copies and all(name.endswith(".broken.log") for name in copies)
-    finally:
-        state.close()
 
 
 def test_a_good_walk_stores_its_head_and_copies_exactly_what_it_walked(tmp_path: Path) -> None:
-    state = filled(tmp_path)
-    try:
+    with filled(tmp_path) as state:
         result = run_backup(tmp_path, state.repo, state.audit, BackupConfig(), T0, None)
         head = state.repo.get_state(VERIFIED_KEY)
         assert head["seq"] == 40
         assert result.audit_copy is not None
         assert result.audit_copy.stat().st_size == head["offset"]
         assert _check_appended_lines(state) is None
-    finally:
-        state.close()
 
 
 def health(data_dir: Path, at: datetime) -> dict[str, object]:
-    report, _, _ = asyncio.run(
+    result = asyncio.run(
         run_health(ROOT / "strategy.yaml", data_dir, VirtualClock(at), 5, os.environ)
     )
-    return {"status": report.status, "reasons": report.reasons}
+    return {"status": result.status, "reasons": result.reasons}
 
 
 def test_health_run_checks_the_lines_appended_since_the_last_walk(tmp_path: Path) -> None:
-    state = filled(tmp_path)
-    try:
+    with filled(tmp_path) as state:
         run_backup(tmp_path, state.repo, state.audit, BackupConfig(), T0, None)
         for i in range(5):
             state.audit.append("TEST", {"i": 100 + i}, T0 + timedelta(minutes=i))
         lines = lines_of(state)
         lines[-3] = edit_payload(lines[-3])  # after the walk, before the tail
         rewrite(state, lines)
-    finally:
-        state.close()
     found = health(tmp_path, T0 + timedelta(minutes=30))
     assert found["status"] == "failing"
     assert "strike:audit_chain" in found["reasons"]  # type: ignore[operator]
-    state = open_state(tmp_path)
-    try:
+    with open_state(tmp_path) as state:
         assert "audit_chain_broken" in state.kill_switch.status().reasons
-    finally:
-        state.close()
 
 
 def test_health_run_does_not_reread_what_the_walk_verified(tmp_path: Path) -> None:
     """An edit before the verified head is backup-run's to find, not health-run's: O(new)."""
-    state = filled(tmp_path)
-    try:
+    with filled(tmp_path) as state:
         run_backup(tmp_path, state.repo, state.audit, BackupConfig(), T0, None)
         state.audit.append("TEST", {"i": 100}, T0 + timedelta(minutes=1))
         head = state.repo.get_state(VERIFIED_KEY)
@@ -182,13 +163,10 @@ def test_health_run_does_not_reread_what_the_walk_verified(tmp_path: Path) -> No
         assert state.audit.path.stat().st_size > head["offset"]
         assert _check_appended_lines(state) is None
         assert not state.audit.verify().ok
-    finally:
-        state.close()
 
 
 def test_a_witness_proves_a_log_rewritten_with_its_anchor(tmp_path: Path) -> None:
-    state = filled(tmp_path, 10)
-    try:
+    with filled(tmp_path, 10) as state:
         anchor = state.repo.get_anchor()
         assert anchor is not None
         assert state.audit.verify(witness=anchor).healthy
@@ -207,8 +185,6 @@ def test_a_witness_proves_a_log_rewritten_with_its_anchor(tmp_path: Path) -> Non
         report = state.audit.verify(witness=anchor)
         assert report.witness_ok is False
         assert not report.healthy
-    finally:
-        state.close()
 
 
 def test_health_run_sends_the_chain_head_to_telegram_once_a_day(
@@ -233,10 +209,7 @@ def test_health_run_sends_the_chain_head_to_telegram_once_a_day(
     ]
     witnesses = [t for t in texts if "audit witness" in t]
     assert len(witnesses) == 2
-    state = open_state(tmp_path)
-    try:
+    with open_state(tmp_path) as state:
         seq, digest = state.repo.get_anchor() or (0, "")
         assert f"seq {seq} hash {digest}" in witnesses[-1]
         assert state.audit.verify(witness=(seq, digest)).witness_ok is True  # and it proves
-    finally:
-        state.close()
