@@ -313,7 +313,7 @@ def open_clients(
 def deribit_direct(
     cfg: StrategyConfig, inner: httpx.AsyncClient, environ: Mapping[str, str]
 ) -> DeribitDirectTransport:
-    """Deribit's own API for the configured environment (direct-connectors.md)."""
+    """Deribit's own API for the configured environment (the direct transport)."""
     service = cfg.services.deribit
     default = TESTNET if cfg.execution.environment == "testnet" else MAINNET
     trade_url = service.url or default

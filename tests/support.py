@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from bite.config.schema import StrategyConfig
+from bite.core.combo_builder import build_proposal
 from bite.core.types import (
+    ComboProposal,
     DailyClose,
     EntryContext,
     Greeks,
     KellyEstimate,
     OptionQuote,
     OptionType,
+    TradeOutcome,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -255,3 +258,30 @@ def model_chain(
                     )
                 )
     return tuple(out)
+
+
+def sample_proposal(n: int = 3, bias: str = "bull") -> ComboProposal:
+    if bias == "bull":
+        short = quote(2800, "put", bid="0.0120", ask="0.0130", delta=-0.2)
+        long = quote(2650, "put", bid="0.0060", ask="0.0065", delta=-0.11)
+    else:
+        short = quote(3200, "call", bid="0.0120", ask="0.0130", delta=0.2)
+        long = quote(3350, "call", bid="0.0060", ask="0.0065", delta=0.11)
+    return build_proposal(short, long, n, d(3000), NOW, "p-1", cfg(), eur_usd=d("1.10"))
+
+
+def trades(rs: list[float], equity: float = 30000.0, loss: float = 100.0) -> list[TradeOutcome]:
+    out = []
+    eq = Decimal(str(equity))
+    for i, r in enumerate(rs):
+        pnl = Decimal(str(r)) * Decimal(str(loss))
+        eq += pnl
+        out.append(
+            TradeOutcome(
+                closed_at=NOW + timedelta(days=7 * i),
+                pnl_eur=pnl,
+                sizing_loss_eur=Decimal(str(loss)),
+                equity_eur_after=eq,
+            )
+        )
+    return out

@@ -1,4 +1,4 @@
-"""``bite backtest`` (paper-exchange.md 5): the schedule replayed over real ETH history.
+"""``bite backtest`` (docs/paper-exchange.md 5): the schedule replayed over real ETH history.
 
 The live jobs' own cycle functions (``run_entry_cycle``, ``run_monitor_cycle``)
 run on one long-lived run, against the paper exchange in its historical mode,

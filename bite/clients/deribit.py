@@ -1,7 +1,7 @@
 """The broker client: every deribit tool of the contract, parsed into core types.
 
 The parsers live in ``deribit_json.py``; this client calls the tools, checks what the
-cycle uses for anomalies (strategy.md 11) and caches the instruments for the run.
+cycle uses for anomalies (docs/strategy.md 11) and caches the instruments for the run.
 """
 
 from __future__ import annotations

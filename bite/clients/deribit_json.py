@@ -2,7 +2,7 @@
 
 Real Deribit answers parse as they are (the contract's results follow Deribit's
 shapes). A malformed field is a protocol error of the deribit service; values the
-cycle uses are checked for anomalies (strategy.md 11) where they are read.
+cycle uses are checked for anomalies (docs/strategy.md 11) where they are read.
 """
 
 from __future__ import annotations

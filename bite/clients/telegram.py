@@ -1,4 +1,4 @@
-"""Telegram notices: notify-only, never raises into a job (operations.md 6).
+"""Telegram notices: notify-only, never raises into a job (docs/operations.md 6).
 
 Calls the Bot API ``sendMessage`` with HTML parse mode. Text is escaped, and a
 long message is split at line breaks into parts of at most 4096 characters. A

@@ -66,7 +66,7 @@ class Section(BaseModel):
 
 
 class ExecutionConfig(Section):
-    """How orders are worked (strategy.md 12, operations.md 4)."""
+    """How orders are worked (docs/strategy.md 12, docs/operations.md 4)."""
 
     environment: Environment = "paper"
     allow_mainnet: bool = False
@@ -119,7 +119,7 @@ class ScheduleConfig(Section):
 
 
 class EntryConfig(Section):
-    """Entry validation thresholds (strategy.md 2)."""
+    """Entry validation thresholds (docs/strategy.md 2)."""
 
     max_concurrent_positions: Annotated[int, Field(ge=1, le=4)] = 1
     dvol_min: Annotated[float, Field(ge=0, le=400)] = 40
@@ -146,7 +146,7 @@ class EntryConfig(Section):
 
 
 class BiasConfig(Section):
-    """Trend bias (strategy.md 3)."""
+    """Trend bias (docs/strategy.md 3)."""
 
     history_days: Annotated[int, Field(ge=2, le=1000)] = 120
     ema_fast_days: Annotated[int, Field(ge=2, le=500)] = 20
@@ -164,7 +164,7 @@ class BiasConfig(Section):
 
 
 class StrikesConfig(Section):
-    """Strike selection (strategy.md 4)."""
+    """Strike selection (docs/strategy.md 4)."""
 
     dte_min: PositiveFloat = 10
     dte_max: PositiveFloat = 21
@@ -194,7 +194,7 @@ class StrikesConfig(Section):
 
 
 class LiquidityConfig(Section):
-    """Liquidity gate (strategy.md 6) and the depth cap of sizing (section 5)."""
+    """Liquidity gate (docs/strategy.md 6) and the depth cap of sizing (section 5)."""
 
     max_leg_spread_pct: Annotated[float, Field(gt=0, le=2)] = 0.25
     min_open_interest: NonNegFloat = 50
@@ -203,7 +203,7 @@ class LiquidityConfig(Section):
 
 
 class SizingConfig(Section):
-    """Sizing caps (strategy.md 5) and the drawdown brakes (section 8)."""
+    """Sizing caps (docs/strategy.md 5) and the drawdown brakes (section 8)."""
 
     max_contracts: Annotated[int, Field(ge=1, le=10000)] = 50
     max_loss_per_trade_eur: Annotated[Decimal, Field(gt=0)] = Decimal("2000")
@@ -220,7 +220,7 @@ class SizingConfig(Section):
 
 
 class KellyConfig(Section):
-    """Fractional Kelly with a prior (strategy.md 8)."""
+    """Fractional Kelly with a prior (docs/strategy.md 8)."""
 
     lookback_trades: Annotated[int, Field(ge=1, le=10000)] = 100
     min_trades: Annotated[int, Field(ge=2)] = 40
@@ -239,7 +239,7 @@ class KellyConfig(Section):
 
 
 class ExitConfig(Section):
-    """Exit rules (strategy.md 10)."""
+    """Exit rules (docs/strategy.md 10)."""
 
     stop_loss_multiple_of_credit: PositiveFloat = 2.0
     short_delta_breach: Annotated[float, Field(gt=0, lt=1)] = 0.40
@@ -251,7 +251,7 @@ class ExitConfig(Section):
 
 
 class FeesConfig(Section):
-    """Deribit option fees (strategy.md 0)."""
+    """Deribit option fees (docs/strategy.md 0)."""
 
     option_fee_eth: Annotated[Decimal, Field(ge=0, le=Decimal("0.01"))] = Decimal("0.0003")
     option_fee_cap_pct: Pct = 12.5
@@ -260,7 +260,7 @@ class FeesConfig(Section):
 
 
 class MaxAgeMinutes(Section):
-    """The oldest each input may be before the entry refuses it (strategy.md 2)."""
+    """The oldest each input may be before the entry refuses it (docs/strategy.md 2)."""
 
     index: PositiveFloat = 5
     quotes: PositiveFloat = 5
@@ -272,7 +272,7 @@ class MaxAgeMinutes(Section):
 
 
 class AnomalyConfig(Section):
-    """Market-data anomaly bounds (strategy.md 11)."""
+    """Market-data anomaly bounds (docs/strategy.md 11)."""
 
     iv_min: NonNegFloat = 10
     iv_max: PositiveFloat = 400
@@ -291,13 +291,13 @@ class AnomalyConfig(Section):
 
 
 class KillSwitchConfig(Section):
-    """Which exits an operational arming still lets through (risk-controls.md 1)."""
+    """Which exits an operational arming still lets through (docs/risk-controls.md 1)."""
 
     exits_when_operational: Literal["all", "risk_only", "none"] = "all"
 
 
 class HealthConfig(Section):
-    """health-run (operations.md 7)."""
+    """health-run (docs/operations.md 7)."""
 
     strikes_to_arm: Annotated[int, Field(ge=1, le=100)] = 3
     timeout_s: PositiveFloat = 5
@@ -305,13 +305,13 @@ class HealthConfig(Section):
 
 
 class AlertsConfig(Section):
-    """Alert routing (operations.md 6)."""
+    """Alert routing (docs/operations.md 6)."""
 
     dedup_minutes: NonNegFloat = 60
 
 
 class BackupConfig(Section):
-    """backup-run retention (operations.md 7)."""
+    """backup-run retention (docs/operations.md 7)."""
 
     keep_hourly: Annotated[int, Field(ge=1)] = 48
     keep_daily: Annotated[int, Field(ge=0)] = 30
@@ -319,13 +319,13 @@ class BackupConfig(Section):
 
 
 class MetricsConfig(Section):
-    """Prometheus textfile output (operations.md 7)."""
+    """Prometheus textfile output (docs/operations.md 7)."""
 
     textfile_path: str | None = None
 
 
 class ServiceConfig(Section):
-    """One market service (mcp-contract.md, direct-connectors.md)."""
+    """One market service (docs/service-contract.md)."""
 
     transport: Transport = "mcp"
     url: str | None = None
@@ -371,7 +371,7 @@ SERVICE_NAMES: tuple[str, ...] = tuple(ServicesConfig.model_fields)  # the contr
 
 
 class PaperMarketConfig(Section):
-    """Which market the paper exchange simulates (paper-exchange.md 1)."""
+    """Which market the paper exchange simulates (docs/paper-exchange.md 1)."""
 
     kind: Literal["synthetic", "historical", "scripted"] = "synthetic"
     prices_file: str | None = None
@@ -386,7 +386,7 @@ class PaperMarketConfig(Section):
 
 
 class PaperConfig(Section):
-    """The embedded paper exchange (paper-exchange.md)."""
+    """The embedded paper exchange (docs/paper-exchange.md)."""
 
     seed: Annotated[int, Field(ge=0)] = 7
     starting_equity_eth: Annotated[Decimal, Field(gt=0)] = Decimal("10")

@@ -1,4 +1,4 @@
-"""Secrets from the environment or from files (risk-controls.md 6).
+"""Secrets from the environment or from files (docs/risk-controls.md 6).
 
 ``NAME`` holds the value, or ``NAME_FILE`` names a file holding it. A secret file
 writable by anyone but its owner is refused; one readable by others too, unless

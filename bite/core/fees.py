@@ -1,4 +1,4 @@
-"""Deribit option fees (strategy.md 0): per leg, the combo single-leg rule, the round trip."""
+"""Deribit option fees (docs/strategy.md 0): per leg, the combo single-leg rule, the round trip."""
 
 from __future__ import annotations
 

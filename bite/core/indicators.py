@@ -1,4 +1,4 @@
-"""Indicators over daily closes: EMA, returns and realized volatility (strategy.md 2-3)."""
+"""Indicators over daily closes: EMA, returns and realized volatility (docs/strategy.md 2-3)."""
 
 from __future__ import annotations
 

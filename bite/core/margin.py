@@ -1,4 +1,4 @@
-"""Deribit's standard margin for a short option, the sizing fallback (strategy.md 5)."""
+"""Deribit's standard margin for a short option, the sizing fallback (docs/strategy.md 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Black-76 on the expiry's forward, r = 0, as Deribit prices its options (strategy.md 0).
+"""Black-76 on the expiry's forward, r = 0, as Deribit prices its options (docs/strategy.md 0).
 
 Prices come out in ETH per contract (USD price / forward); delta is N(d1)
 (puts N(d1) - 1), gamma per USD, vega USD per vol point, theta USD per

@@ -1,4 +1,4 @@
-"""Rounding prices onto a tick, with ``Decimal`` only (strategy.md 0)."""
+"""Rounding prices onto a tick, with ``Decimal`` only (docs/strategy.md 0)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Prices, credits, fees and money are ``Decimal`` (ETH, USD or EUR as the name
 says); volatilities are percent floats; deltas and greeks are floats in
-Deribit's units (strategy.md 0). Times are timezone-aware UTC datetimes.
+Deribit's units (docs/strategy.md 0). Times are timezone-aware UTC datetimes.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class OptionQuote:
         return (bid + ask) / 2
 
     def dte(self, now: datetime) -> float:
-        """Days to expiry as a float (strategy.md 0)."""
+        """Days to expiry as a float (docs/strategy.md 0)."""
         return (self.expiry - now).total_seconds() / 86400
 
 
@@ -115,7 +115,7 @@ class MacroEvent:
 
 @dataclass(frozen=True)
 class KellyEstimate:
-    """The sizing fraction, edge and drawdown of the current sample (strategy.md 8)."""
+    """The sizing fraction, edge and drawdown of the current sample (docs/strategy.md 8)."""
 
     n: int
     wins: int
@@ -188,7 +188,7 @@ class EntryDecision:
 
 @dataclass(frozen=True)
 class BiasAssessment:
-    """The trend bias and the numbers it was read from (strategy.md 3)."""
+    """The trend bias and the numbers it was read from (docs/strategy.md 3)."""
 
     bias: Bias | None
     spot: Decimal
@@ -223,7 +223,7 @@ class StrikePair:
 
 @dataclass(frozen=True)
 class MacroHold:
-    """What the macro hold policy says for a chosen expiry (strategy.md 2)."""
+    """What the macro hold policy says for a chosen expiry (docs/strategy.md 2)."""
 
     action: Literal["none", "halve", "block"]
     events: tuple[MacroEvent, ...]
@@ -251,7 +251,7 @@ class SizingContext:
 
 @dataclass(frozen=True)
 class SizingResult:
-    """The number of contracts and every intermediate number (strategy.md 5)."""
+    """The number of contracts and every intermediate number (docs/strategy.md 5)."""
 
     contracts: int
     reason: str | None
@@ -268,7 +268,7 @@ class SizingResult:
 
 @dataclass(frozen=True)
 class GateResult:
-    """The liquidity gate's verdict (strategy.md 6)."""
+    """The liquidity gate's verdict (docs/strategy.md 6)."""
 
     passed: bool
     reasons: tuple[str, ...]
@@ -291,7 +291,7 @@ class ProposalLeg:
 
 @dataclass(frozen=True)
 class PositionGreeks:
-    """Net greeks of a position or a book (strategy.md 9)."""
+    """Net greeks of a position or a book (docs/strategy.md 9)."""
 
     delta: float = 0.0
     gamma: float = 0.0
@@ -301,7 +301,7 @@ class PositionGreeks:
 
 @dataclass(frozen=True)
 class ComboProposal:
-    """A credit spread ready to send (strategy.md 7)."""
+    """A credit spread ready to send (docs/strategy.md 7)."""
 
     proposal_id: str
     label: str

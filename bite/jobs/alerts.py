@@ -1,4 +1,4 @@
-"""Alerts (operations.md 6): routed by severity, de-duplicated, never fatal.
+"""Alerts (docs/operations.md 6): routed by severity, de-duplicated, never fatal.
 
 LOW goes to the log; MEDIUM to the log and Telegram; HIGH also to the audit log;
 CRITICAL also arms the kill switch when its source is an integrity fault.

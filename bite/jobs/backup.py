@@ -1,4 +1,4 @@
-"""Backups (operations.md 7): ``backup-run`` and ``backup restore``.
+"""Backups (docs/operations.md 7): ``backup-run`` and ``backup restore``.
 
 ``backup-run`` copies the database with ``VACUUM INTO`` a temporary name, checks
 the copy with ``PRAGMA integrity_check``, renames it to
@@ -317,7 +317,7 @@ class BackupOutcome:
     config_approved: bool | None = None
 
     def to_json(self) -> dict[str, object]:
-        """The job's JSON object (operations.md 2)."""
+        """The job's JSON object (docs/operations.md 2)."""
         return {
             "job": "backup-run",
             "status": self.status,

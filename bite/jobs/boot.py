@@ -1,4 +1,4 @@
-"""The boot of a job (operations.md 1) and the run it builds.
+"""The boot of a job (docs/operations.md 1) and the run it builds.
 
 Order: the job lock; the config file read (an error kept, not yet fatal);
 SQLite opened and migrated; the audit anchor checked; the config chosen

@@ -1,4 +1,4 @@
-"""``bite entry-run``: one entry cycle (strategy.md 2-8, operations.md 1 and 4).
+"""``bite entry-run``: one entry cycle (docs/strategy.md 2-8, docs/operations.md 1 and 4).
 
 Snapshot (in parallel) -> Kelly estimate -> entry rules -> bias -> strikes ->
 macro hold -> fresh tickers of the chosen legs -> sizing -> liquidity ->

@@ -1,4 +1,4 @@
-"""``bite health-run`` (operations.md 7): is the engine and its world healthy?
+"""``bite health-run`` (docs/operations.md 7): is the engine and its world healthy?
 
 A **strike** is counted when the broker is unreachable or SQLite or the audit
 anchor fails; ``health.strikes_to_arm`` consecutive strikes arm the kill switch

@@ -1,4 +1,6 @@
-"""``bite monitor-run``: one exit decision per open position (strategy.md 10, operations.md 4).
+"""``bite monitor-run``: an exit decision per open position (docs/strategy.md 10).
+
+The orders as docs/operations.md 4 says.
 
 DVOL snapshot and the 4 h return once; then each position on its own: a stale
 or anomalous quote skips only that position (HIGH alert). HOLD is audited with
@@ -82,7 +84,7 @@ class MonitorOutcome:
 
 
 def most_severe(statuses: list[str]) -> str:
-    """The run's status (operations.md 2 order)."""
+    """The run's status (docs/operations.md 2 order)."""
     if not statuses:
         return "no_positions"
     return min(statuses, key=SEVERITY.index)

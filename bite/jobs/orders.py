@@ -1,4 +1,4 @@
-"""Working one combo order end to end (operations.md 4): no order is left working at exit.
+"""Working one combo order end to end (docs/operations.md 4): no order is left working at exit.
 
 The order row is committed before the order is sent. Right before every send
 or edit the kill switch is re-read and the guards run. Placement is never

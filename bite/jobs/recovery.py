@@ -1,4 +1,4 @@
-"""Recovery (operations.md 5): make SQLite and the broker agree after a run that died.
+"""Recovery (docs/operations.md 5): make SQLite and the broker agree after a run that died.
 
 A run never leaves an order working, so every ``bite-`` order still open at the
 broker belongs to a dead run: it is cancelled first, and the cancel's answer

@@ -1,6 +1,6 @@
 """Run one job: lock, boot, environment check, recovery, cycle; map every failure to its exit.
 
-Exit codes (operations.md 2): 0 done, 1 a bug (trading jobs also arm the switch),
+Exit codes (docs/operations.md 2): 0 done, 1 a bug (trading jobs also arm the switch),
 2 configuration or credentials, 3 lock busy, 4 integrity, 75 the broker failed.
 """
 
@@ -48,7 +48,7 @@ class JobResult:
     message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The one JSON object of ``--json`` (operations.md 2)."""
+        """The one JSON object of ``--json`` (docs/operations.md 2)."""
         return {
             "job": self.job,
             "status": self.status,

@@ -1,4 +1,4 @@
-"""The market snapshot an entry cycle reads, gathered in parallel (strategy.md 2-3).
+"""The market snapshot an entry cycle reads, gathered in parallel (docs/strategy.md 2-3).
 
 Broker failures raise (the cycle is skipped, exit 75). A failure of another
 service makes its values ``None`` and names it in ``unavailable``: the entry

@@ -1,4 +1,4 @@
-"""A Deribit-like ETH option chain at any instant (paper-exchange.md 1).
+"""A Deribit-like ETH option chain at any instant (docs/paper-exchange.md 1).
 
 Listings: the next dailies, Friday weeklies, last-Friday monthlies and
 quarterlies, all at 08:00 UTC. Strikes on a grid that widens with tenor and

@@ -1,4 +1,4 @@
-"""The paper account (paper-exchange.md 2), kept in its own ``data/paper.sqlite``.
+"""The paper account (docs/paper-exchange.md 2), kept in its own ``data/paper.sqlite``.
 
 Combo limit orders fill against the modelled book by the rules of ``fills.py``, up
 to the smaller top-of-book amount of the legs, the rest resting ``open``; the fill

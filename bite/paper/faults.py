@@ -1,4 +1,4 @@
-"""The paper exchange's fault rules (paper-exchange.md 4): read and checked.
+"""The paper exchange's fault rules (docs/paper-exchange.md 4): read and checked.
 
 ``CERBERO_BITE_PAPER_FAULTS`` (JSON) or ``paper.faults``, keyed by ``service.tool``
 or ``service.*``; the service applies them on its side of the wire.

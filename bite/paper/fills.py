@@ -1,4 +1,4 @@
-"""The paper venue's trading rules, as pure functions (paper-exchange.md 2).
+"""The paper venue's trading rules, as pure functions (docs/paper-exchange.md 2).
 
 A combo's touch and mid as its side sees them; whether a limit crosses them (a credit
 fills at most ``price_improvement`` of the way from the touch to mid, a debit alike);

@@ -1,4 +1,4 @@
-"""The paper exchange's market model (paper-exchange.md 1): pure functions of (seed, time).
+"""The paper exchange's market model (docs/paper-exchange.md 1): pure functions of (seed, time).
 
 Three sources behind one interface, each giving the :class:`MarketState` at any
 instant:

@@ -1,4 +1,4 @@
-"""Daily market series from CSV files, checked over the span a run reads (paper-exchange.md 5).
+"""Daily market series from CSV files, checked over the span a run reads (docs/paper-exchange.md 5).
 
 Accepts ``date,...,close`` files in either sort order, and yfinance's three-line
 header (``Price,Close,...`` / ``Ticker,...`` / ``Date,,,``) where the first column

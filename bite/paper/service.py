@@ -1,8 +1,8 @@
-"""Every tool of the service contract, answered by the paper exchange (mcp-contract.md).
+"""Every tool of the service contract, answered by the paper exchange (docs/service-contract.md).
 
 Results follow Deribit's, Hyperliquid's and our own contract's shapes, so the
 clients parse paper answers with the same code as real ones. Faults
-(paper-exchange.md 4) are applied here, on the server's side of the wire.
+(docs/paper-exchange.md 4) are applied here, on the server's side of the wire.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The SHA-256 hash-chained audit log, ``data/audit.log`` (risk-controls.md 2).
+"""The SHA-256 hash-chained audit log, ``data/audit.log`` (docs/risk-controls.md 2).
 
 A line's format is in ``audit_record.py``, the walk over the whole chain in
 ``audit_walk.py``.

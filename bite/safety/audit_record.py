@@ -1,4 +1,4 @@
-"""One audit line: its canonical text, its hash, and reading it back (risk-controls.md 2).
+"""One audit line: its canonical text, its hash, and reading it back (docs/risk-controls.md 2).
 
 Each line is the canonical JSON of ``{seq, ts, event, payload, prev}`` (sorted
 keys, no spaces, UTF-8, no NaN) with ``,"hash":"<sha256>"`` inserted before the

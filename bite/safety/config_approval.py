@@ -1,4 +1,6 @@
-"""Approved configuration (risk-controls.md 3) and the choice a job makes at boot (operations.md 1).
+"""Approved configuration (docs/risk-controls.md 3) and the config a job chooses at boot.
+
+The boot is docs/operations.md 1.
 
 ``entry-run`` trades only with an approved file. ``monitor-run``, ``recover`` and
 ``health-run`` fall back to the last approved config (all of it) when the file is
@@ -127,7 +129,7 @@ def choose_config(
     *,
     dry_run: bool,
 ) -> ConfigChoice:
-    """Pick the config per operations.md 1 step 5; raise ConfigError for exit 2."""
+    """Pick the config per docs/operations.md 1 step 5; raise ConfigError for exit 2."""
     if dry_run:
         if isinstance(loaded, ConfigError):
             raise loaded

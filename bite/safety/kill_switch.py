@@ -1,4 +1,4 @@
-"""The kill switch (risk-controls.md 1): armed, kind, reasons, since; only escalates.
+"""The kill switch (docs/risk-controls.md 1): armed, kind, reasons, since; only escalates.
 
 Kinds: ``integrity`` (the system's own state or inputs cannot be trusted: no
 order of any kind) and ``operational`` (no new risk; exits that reduce a
@@ -118,7 +118,7 @@ def permission(
     risk_exit: bool,
     exits_when_operational: str,
 ) -> Permission:
-    """The rule applied right before a send or edit (risk-controls.md 1)."""
+    """The rule applied right before a send or edit (docs/risk-controls.md 1)."""
     if order == "cancel" or not state.armed:
         return Permission(True)
     if state.kind == "integrity" or order == "entry":

@@ -1,4 +1,4 @@
-"""The job lock: ``fcntl.flock`` on ``data/.lockfile`` (operations.md 1).
+"""The job lock: ``fcntl.flock`` on ``data/.lockfile`` (docs/operations.md 1).
 
 The kernel releases it when the holder dies, however it dies. Operator commands
 (kill switch, config approval) do not take it; ``backup restore`` does, without

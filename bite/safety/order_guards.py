@@ -1,4 +1,4 @@
-"""Order guards (risk-controls.md 5): checked right before every send or edit.
+"""Order guards (docs/risk-controls.md 5): checked right before every send or edit.
 
 Independent of ``bite.core``: they re-derive from the order itself that it is
 the order the rules meant. A failing guard is a bug: the caller raises a

@@ -1,4 +1,4 @@
-"""Rows of the state database and the position state machine (operations.md 4)."""
+"""Rows of the state database and the position state machine (docs/operations.md 4)."""
 
 from __future__ import annotations
 

@@ -18,9 +18,9 @@ import pytest
 from tests.e2e.deribit_server import FakeDeribit, deribit_server, local_server
 from tests.e2e.virtual_job import run_job
 from tests.integration.cli_support import ROOT, bite
-from tests.integration.test_paper_http import paper_server
+from tests.process_support import paper_server
 from tests.support import FIXTURES
-from tests.unit.clients.direct.test_public_sources import ECB_XML
+from tests.unit.clients.direct.public_support import ECB_XML
 
 SCRIPT = """points:
   - {time: '2020-01-01T00:00:00Z', spot: 2758, dvol: 62, fear_greed: 50}

@@ -9,7 +9,7 @@ from bite.paper.market import ScriptedMarket
 
 from tests.e2e.scripted import ENTRY, at, script
 from tests.e2e.support import Workspace
-from tests.integration.test_lock import held_lock
+from tests.process_support import held_lock
 
 
 def test_a_dry_run_reports_would_enter_and_writes_nothing(tmp_path: Path) -> None:

@@ -32,9 +32,9 @@ from tests.support import (
     model_chain,
     neutral_kelly,
     quote,
+    trades,
     trending_closes,
 )
-from tests.unit.core.test_kelly_recalibration import trades
 
 HERE = Path(__file__).parent
 SCENARIOS = sorted(HERE.glob("*.yaml"))

@@ -13,7 +13,7 @@ from bite.jobs.backup import to_keep
 from freezegun import freeze_time
 
 from tests.integration.cli_support import bite
-from tests.integration.test_lock import held_lock
+from tests.process_support import held_lock
 from tests.state_support import fresh_state
 
 

@@ -2,45 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from bite.safety.lock import JobLock, is_locked
 
 from tests.integration.cli_support import ROOT, bite
-
-HOLD = """
-import sys, time
-from pathlib import Path
-from bite.safety.lock import JobLock
-lock = JobLock(Path(sys.argv[1]), 5, owner="holder")
-lock.acquire()
-print("locked", flush=True)
-time.sleep(120)
-"""
-
-
-@contextmanager
-def held_lock(data_dir: Path) -> Iterator[subprocess.Popen[str]]:
-    """Another process holds the job lock until the block ends (then it is killed with -9)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(data_dir)], stdout=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "locked"
-        yield proc
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+from tests.process_support import held_lock
 
 
 def test_a_second_job_exits_3_and_a_killed_holder_frees_the_lock(tmp_path: Path) -> None:

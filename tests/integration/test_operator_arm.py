@@ -15,7 +15,7 @@ from bite.jobs.boot import boot
 from bite.jobs.orders import work_order
 from bite.safety.order_guards import GuardedOrder
 
-from tests.unit.core.test_combo_builder import sample_proposal
+from tests.support import sample_proposal
 
 NOW = datetime(2026, 1, 5, 14, tzinfo=UTC)
 

@@ -3,54 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from tests.integration.cli_support import ROOT, bite
-
-
-@contextmanager
-def paper_server(tmp_path: Path, config_text: str = "", faults: str | None = None) -> Iterator[int]:
-    """Start ``bite paper serve --port 0``; yield its port; stop it."""
-    config = tmp_path / "server.yaml"
-    config.write_text(config_text, encoding="utf-8")
-    args = [
-        sys.executable,
-        "-m",
-        "bite",
-        "paper",
-        "serve",
-        "--port",
-        "0",
-        "--config",
-        str(config),
-        "--data-dir",
-        str(tmp_path / "server-data"),
-    ]
-    if faults:
-        args += ["--faults", faults]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERBERO_BITE_")}
-    proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT, env=env
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(json.loads(proc.stdout.readline())["port"])
-        yield port
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        if proc.stdout is not None:
-            proc.stdout.close()
+from tests.integration.cli_support import bite
+from tests.process_support import paper_server
 
 
 def client_config(tmp_path: Path, port: int) -> Path:

@@ -1,4 +1,6 @@
-"""Deribit's own JSON-RPC API behind the unchanged deribit client (direct-connectors.md).
+"""Deribit's own JSON-RPC API behind the unchanged deribit client.
+
+The direct transport of docs/service-contract.md.
 
 An httpx transport answers the contract's ``/deribit/tools/{tool}`` by calling
 Deribit API v2 over HTTPS, so the jobs, the clients and the error tree stay as

@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from bite.clients._http import Endpoint, McpHttp
 from bite.clients.deribit import DeribitClient
 from bite.clock import VirtualClock, WallClock
 from bite.config.schema import AnomalyConfig
@@ -23,21 +22,7 @@ from bite.errors import (
 )
 from pytest_httpx import HTTPXMock
 
-URL = "http://mcp-deribit.test:9011"
-TOKEN = "planted-TOKEN-abc123"
-
-
-def make_http(
-    clock: Any = None, waits: tuple[float, ...] = (1, 5, 30)
-) -> tuple[McpHttp, list[float]]:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
-    client = httpx.AsyncClient()
-    endpoint = Endpoint("deribit", URL, TOKEN, 5)
-    return McpHttp(client, {"deribit": endpoint}, clock or WallClock(), waits, sleep), slept
+from tests.unit.clients.http_support import TOKEN, URL, make_http
 
 
 def run(coro: Any) -> Any:

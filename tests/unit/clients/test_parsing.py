@@ -27,7 +27,7 @@ from bite.errors import McpDataAnomalyError, McpProtocolError
 from pytest_httpx import HTTPXMock
 
 from tests.support import FIXTURES, load_chain_snapshot
-from tests.unit.clients.test_http import URL, make_http
+from tests.unit.clients.http_support import URL, make_http
 
 A = AnomalyConfig()
 

@@ -15,24 +15,13 @@ from bite.core.combo_builder import (
 )
 from bite.core.fees import round_trip_fee
 from bite.core.ticks import is_on_tick
-from bite.core.types import ComboProposal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support import NOW, cfg, d, quote
+from tests.support import NOW, cfg, d, quote, sample_proposal
 
 CFG = cfg()
 TICK = Decimal("0.0001")
-
-
-def sample_proposal(n: int = 3, bias: str = "bull") -> ComboProposal:
-    if bias == "bull":
-        short = quote(2800, "put", bid="0.0120", ask="0.0130", delta=-0.2)
-        long = quote(2650, "put", bid="0.0060", ask="0.0065", delta=-0.11)
-    else:
-        short = quote(3200, "call", bid="0.0120", ask="0.0130", delta=0.2)
-        long = quote(3350, "call", bid="0.0060", ask="0.0065", delta=0.11)
-    return build_proposal(short, long, n, d(3000), NOW, "p-1", CFG, eur_usd=d("1.10"))
 
 
 def test_proposal_holds_legs_label_and_numbers() -> None:

@@ -178,7 +178,7 @@ def test_macro_hold_blocks_or_ignores_as_configured() -> None:
 
 
 def test_delta_limit_refuses_a_proposal_that_pushes_net_delta_past_the_cap() -> None:
-    from tests.unit.core.test_combo_builder import sample_proposal
+    from tests.support import sample_proposal
 
     proposal = sample_proposal(n=10)
     limited = cfg(sizing={"max_abs_net_delta_eth": 0.5})

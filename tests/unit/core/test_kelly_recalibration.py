@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from bite.core.kelly_recalibration import drawdown_pct, recalibrate_kelly
-from bite.core.types import TradeOutcome
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support import NOW, cfg
+from tests.support import cfg, trades
 
 CFG = cfg()
-
-
-def trades(rs: list[float], equity: float = 30000.0, loss: float = 100.0) -> list[TradeOutcome]:
-    out = []
-    eq = Decimal(str(equity))
-    for i, r in enumerate(rs):
-        pnl = Decimal(str(r)) * Decimal(str(loss))
-        eq += pnl
-        out.append(
-            TradeOutcome(
-                closed_at=NOW + timedelta(days=7 * i),
-                pnl_eur=pnl,
-                sizing_loss_eur=Decimal(str(loss)),
-                equity_eur_after=eq,
-            )
-        )
-    return out
 
 
 def test_no_trades_gives_the_prior() -> None:

@@ -24,7 +24,7 @@ from bite.state.repository import Repository
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.unit.core.test_combo_builder import sample_proposal
+from tests.support import sample_proposal
 
 NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
 STATUSES = list(TRANSITIONS)

@@ -20,6 +20,7 @@ from bite.errors import McpProtocolError, McpRequestError, McpUnavailableError
 from pytest_httpx import HTTPXMock
 
 from tests.support import FIXTURES, good_entry_context
+from tests.unit.clients.direct.public_support import ECB_XML
 
 ROOT = Path(__file__).resolve().parents[4]
 NOW = datetime(2026, 11, 24, 10, 30, tzinfo=UTC)
@@ -27,20 +28,6 @@ R = TypeVar("R")
 
 # the shape of the ECB's eurofxref-daily.xml (a constructed answer: namespaces, the
 # dated Cube, one Cube per currency, as the ECB publishes it)
-ECB_XML = b"""<?xml version="1.0" encoding="UTF-8"?>
-<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01"
-    xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
-  <gesmes:subject>Reference rates</gesmes:subject>
-  <gesmes:Sender><gesmes:name>European Central Bank</gesmes:name></gesmes:Sender>
-  <Cube>
-    <Cube time='DAY'>
-      <Cube currency='JPY' rate='162.50'/>
-      <Cube currency='USD' rate='1.0448'/>
-      <Cube currency='GBP' rate='0.83110'/>
-    </Cube>
-  </Cube>
-</gesmes:Envelope>
-"""
 
 
 def ecb_xml(day: str = "2026-11-23") -> bytes:
