@@ -6,7 +6,7 @@ waiting, so a 90 s ladder costs no real time.
 
 from __future__ import annotations
 
-import time
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -24,8 +24,8 @@ class Clock(Protocol):
         """The current instant, timezone-aware UTC."""
         ...
 
-    def sleep(self, seconds: float) -> None:
-        """Let ``seconds`` pass."""
+    async def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass: the program's one wait."""
         ...
 
     @property
@@ -43,10 +43,10 @@ class WallClock:
         """The current UTC time."""
         return datetime.now(UTC)
 
-    def sleep(self, seconds: float) -> None:
-        """Really wait."""
+    async def sleep(self, seconds: float) -> None:
+        """Really wait (other tasks of the run go on meanwhile)."""
         if seconds > 0:
-            time.sleep(seconds)
+            await asyncio.sleep(seconds)
 
 
 class VirtualClock:
@@ -63,7 +63,7 @@ class VirtualClock:
         """The simulated instant."""
         return self._now
 
-    def sleep(self, seconds: float) -> None:
+    async def sleep(self, seconds: float) -> None:
         """Advance the simulated time at once."""
         if seconds > 0:
             self._now += timedelta(seconds=seconds)

@@ -6,7 +6,6 @@ these functions and close it when they exit.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -222,14 +221,7 @@ class Clients:
 
 def run_sleep(clock: Clock) -> Callable[[float], Awaitable[None]]:
     """Waits on the run's clock: instant under a virtual clock."""
-
-    async def sleep(seconds: float) -> None:
-        if clock.virtual:
-            clock.sleep(seconds)
-        elif seconds > 0:
-            await asyncio.sleep(seconds)
-
-    return sleep
+    return clock.sleep
 
 
 def open_clients(

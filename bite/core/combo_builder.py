@@ -48,6 +48,33 @@ def entry_ladder(floor: Decimal, top: Decimal, steps: int, tick: Decimal) -> tup
     return tuple(prices)
 
 
+def repriced_entry_price(
+    proposal: ComboProposal,
+    short: OptionQuote,
+    long: OptionQuote,
+    step: int,
+    cfg: StrategyConfig,
+) -> Decimal:
+    """The entry's price at ladder ``step`` from fresh quotes of its legs (docs/strategy.md 7).
+
+    The ladder is rebuilt from the fresh touch and mid with the fees at the fresh
+    mids, but its floor never goes below the proposal's: a reprice chases the
+    market down to the credit the trade was chosen on, never past it. When fresh
+    quotes leave no room (floor above top) the proposal's own step stands.
+    """
+    tick = cfg.execution.combo_tick
+    steps = cfg.execution.reprice_steps
+    fees = round_trip_fee(short.mid, long.mid, cfg.fees)
+    need = required_credit(proposal.width_usd, proposal.spot, fees, cfg.strikes.min_credit_to_width)
+    floor, top = ladder_bounds(
+        (short.bid or Decimal(0)) - (long.ask or Decimal(0)), short.mid - long.mid, need, tick
+    )
+    floor = max(floor, proposal.ladder_floor)
+    if floor > top:
+        return proposal.ladder[min(step, steps)]
+    return entry_ladder(floor, top, steps, tick)[min(step, steps)]
+
+
 def proposal_label(proposal_id: str) -> str:
     """The entry order's label, ``bite-<proposal_id>`` (``core.labels``)."""
     return labels.make(proposal_id)

@@ -18,7 +18,7 @@ from typing import Any
 
 from bite.clock import iso_z
 from bite.core.bias import assess_bias
-from bite.core.combo_builder import build_proposal, entry_ladder, ladder_bounds, required_credit
+from bite.core.combo_builder import build_proposal, repriced_entry_price
 from bite.core.entry_validator import macro_hold, validate_entry, validate_proposal
 from bite.core.fees import round_trip_fee
 from bite.core.kelly_recalibration import recalibrate_kelly
@@ -26,16 +26,21 @@ from bite.core.liquidity_gate import check_liquidity
 from bite.core.sizing_engine import compute_contracts
 from bite.core.strike_selector import select_strikes
 from bite.core.types import (
+    Bias,
     ComboProposal,
     EntryContext,
     KellyEstimate,
+    MacroHold,
+    OptionQuote,
     PositionGreeks,
     SizingContext,
+    SizingResult,
+    StrikePair,
 )
 from bite.errors import McpDataAnomalyError, McpError
 from bite.jobs.booking import opened_fields, proposal_values
 from bite.jobs.boot import Run
-from bite.jobs.orders import COMBO_UNAVAILABLE, SETTLEMENT_WINDOW, work_order
+from bite.jobs.orders import COMBO_UNAVAILABLE, SETTLEMENT_WINDOW, OrderPlan, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather
 from bite.reporting.messages import entry_message
 from bite.safety.order_guards import GuardedOrder
@@ -116,22 +121,70 @@ def _open_greeks(run: Run) -> PositionGreeks:
     return total
 
 
-async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryOutcome:
-    """One entry cycle; see the module docstring for the order of the rules."""
-    cfg = run.cfg
-    now = run.clock.now()
+@dataclass
+class _Cycle:
+    """What every step of one entry cycle reads, and the numbers it reports."""
+
+    run: Run
+    snap: MarketSnapshot
+    kelly: KellyEstimate
+    numbers: dict[str, Any]
+
+    def no_entry(self, *reasons: str, proposal: ComboProposal | None = None) -> EntryOutcome:
+        """The cycle ends here: no entry, for these reasons."""
+        return EntryOutcome("no_entry", list(reasons), proposal, self.numbers, kelly=self.kelly)
+
+
+@dataclass(frozen=True)
+class _Legs:
+    """The chosen pair, the macro policy over its holding period, its legs' fresh quotes."""
+
+    pair: StrikePair
+    hold: MacroHold
+    short: OptionQuote
+    long: OptionQuote
+    eur_usd: Decimal
+
+
+async def run_entry_cycle(  # noqa: PLR0911 - one return per step, read in order
+    run: Run, *, proposal_id: str | None = None
+) -> EntryOutcome:
+    """One entry cycle, as the module docstring orders it: each step either ends the cycle
+    with its reasons (an ``EntryOutcome``) or hands what it found to the next."""
     if run.choice.refused:
         return EntryOutcome("config_unapproved", ["config_unapproved"])
-    snap = await gather(run.clients, cfg, now)
+    snap = await gather(run.clients, run.cfg, run.clock.now())
     kelly = _kelly(run)
     if not run.dry_run:
         sample = run.state.repo.current_sample()
-        run.state.repo.add_kelly_estimate(now, sample[0] if sample else None, kelly)
-    switch = run.state.kill_switch.status()
+        run.state.repo.add_kelly_estimate(run.clock.now(), sample[0] if sample else None, kelly)
+    c = _Cycle(run, snap, kelly, {})
+    bias = await _entry_rules(c)
+    if isinstance(bias, EntryOutcome):
+        return bias
+    legs = await _choose_legs(c, bias)
+    if isinstance(legs, EntryOutcome):
+        return legs
+    sizing = await _size(c, legs)
+    if isinstance(sizing, EntryOutcome):
+        return sizing
+    proposal = _propose(c, legs, sizing, proposal_id or new_proposal_id())
+    if isinstance(proposal, EntryOutcome):
+        return proposal
+    if run.dry_run:
+        return EntryOutcome("would_enter", [], proposal, c.numbers, kelly=kelly)
+    return await _place_entry(
+        run, proposal, sizing.sizing_loss_eur * proposal.contracts, snap, c.numbers, kelly
+    )
+
+
+async def _entry_rules(c: _Cycle) -> Bias | EntryOutcome:
+    """docs/strategy.md 2 and 3: every entry rule, then the bias."""
+    run, snap, cfg = c.run, c.snap, c.run.cfg
     open_count = len(run.state.repo.positions(("proposed", "awaiting_fill", "open", "closing")))
     ctx = EntryContext(
-        now=now,
-        kill_switch_armed=switch.armed,
+        now=run.clock.now(),
+        kill_switch_armed=run.state.kill_switch.status().armed,
         open_positions=open_count,
         spot=snap.spot,
         dvol=snap.dvol,
@@ -143,7 +196,7 @@ async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryO
         calendar_horizon=None,
         fear_greed=snap.fear_greed.value if snap.fear_greed else None,
         equity_eur=snap.equity_eur,
-        kelly=kelly,
+        kelly=c.kelly,
         timestamps=snap.timestamps(),
         unavailable=snap.unavailable,
     )
@@ -151,16 +204,16 @@ async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryO
         # the operator's calendar file must reach far enough ahead (calendar_stale)
         ctx = replace(ctx, calendar_horizon=await _calendar_horizon(run))
     decision = validate_entry(ctx, cfg)
-    numbers: dict[str, Any] = dict(decision.numbers)
     bias = assess_bias(snap.spot, snap.daily, ctx.funding_annual_pct, cfg.bias)
-    numbers.update(
+    c.numbers.update(decision.numbers)
+    c.numbers.update(
         {
             "bias": bias.bias,
             "ema_fast": bias.ema_fast,
             "ema_slow": bias.ema_slow,
             "return_7d_pct": bias.return_7d_pct,
             "spot": str(snap.spot),
-            "risk_fraction": kelly.risk_fraction,
+            "risk_fraction": c.kelly.risk_fraction,
         }
     )
     reasons = list(decision.reasons)
@@ -175,16 +228,22 @@ async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryO
         )
     if bias.bias is None:
         reasons.append("no_bias")
-    if reasons:
-        return EntryOutcome("no_entry", reasons, numbers=numbers, kelly=kelly)
-    if bias.bias is None or snap.chain is None:
-        return EntryOutcome("no_entry", ["no_bias"], numbers=numbers, kelly=kelly)
-    pair = select_strikes(snap.chain.quotes, bias.bias, snap.spot, now, cfg)
+    if reasons or bias.bias is None:
+        return c.no_entry(*(reasons or ["no_bias"]))
+    return bias.bias
+
+
+async def _choose_legs(c: _Cycle, bias: Bias) -> _Legs | EntryOutcome:
+    """docs/strategy.md 4, the macro hold policy over the holding period, and the chosen
+    legs' own tickers (fresher and fuller than the chain's rows)."""
+    run, snap = c.run, c.snap
+    now = run.clock.now()
+    pair = select_strikes(snap.chain.quotes if snap.chain else (), bias, snap.spot, now, run.cfg)
     if pair is None:
-        return EntryOutcome("no_entry", ["no_strike"], numbers=numbers, kelly=kelly)
-    hold = macro_hold(snap.events or (), now, pair.short.expiry, cfg)
+        return c.no_entry("no_strike")
+    hold = macro_hold(snap.events or (), now, pair.short.expiry, run.cfg)
     if hold.action == "block":
-        return EntryOutcome("no_entry", ["macro_blackout"], numbers=numbers, kelly=kelly)
+        return c.no_entry("macro_blackout")
     try:
         short = await run.clients.deribit.ticker(pair.short.name)
         long = await run.clients.deribit.ticker(pair.long.name)
@@ -195,62 +254,73 @@ async def run_entry_cycle(run: Run, *, proposal_id: str | None = None) -> EntryO
             "leg_anomaly",
             f"the chosen legs' quotes are not plausible: {exc.detail}",
         )
-        return EntryOutcome("no_entry", ["leg_anomaly"], numbers=numbers, kelly=kelly)
+        return c.no_entry("leg_anomaly")
     if snap.eur_usd is None:
-        return EntryOutcome("no_entry", ["input_unavailable"], numbers=numbers, kelly=kelly)
-    fees_rt = round_trip_fee(short.mid, long.mid, cfg.fees)
-    legs = [
-        {"instrument_name": short.name, "direction": "sell"},
-        {"instrument_name": long.name, "direction": "buy"},
+        return c.no_entry("input_unavailable")
+    return _Legs(pair, hold, short, long, snap.eur_usd.rate)
+
+
+async def _size(c: _Cycle, legs: _Legs) -> SizingResult | EntryOutcome:
+    """docs/strategy.md 5 (with the broker's margin estimate for one contract), then the
+    liquidity gate of docs/strategy.md 6 on the size found."""
+    cfg, snap = c.run.cfg, c.snap
+    order_legs = [
+        {"instrument_name": legs.short.name, "direction": "sell"},
+        {"instrument_name": legs.long.name, "direction": "buy"},
     ]
-    estimate = await run.clients.deribit.margin_estimate(legs, 1, pair.ladder_top)
+    estimate = await c.run.clients.deribit.margin_estimate(order_legs, 1, legs.pair.ladder_top)
     sizing = compute_contracts(
         SizingContext(
             equity_eur=snap.equity_eur,
             equity_eth=snap.equity_eth,
-            eur_usd=snap.eur_usd.rate,
-            risk_fraction=kelly.risk_fraction,
-            halve_for_macro=hold.action == "halve",
-            width_usd=pair.width_usd,
-            fees_round_trip_eth=fees_rt,
+            eur_usd=legs.eur_usd,
+            risk_fraction=c.kelly.risk_fraction,
+            halve_for_macro=legs.hold.action == "halve",
+            width_usd=legs.pair.width_usd,
+            fees_round_trip_eth=round_trip_fee(legs.short.mid, legs.long.mid, cfg.fees),
             spot=snap.spot,
-            short=short,
-            long=long,
+            short=legs.short,
+            long=legs.long,
             account_initial_margin_eth=snap.initial_margin_eth,
             order_margin_eth_per_contract=estimate,
         ),
         cfg,
     )
-    numbers.update(
+    c.numbers.update(
         {
             "contracts": sizing.contracts,
             "budget_eur": str(sizing.budget_eur),
             "binding_cap": sizing.binding_cap,
-            "macro_hold": hold.action,
+            "macro_hold": legs.hold.action,
         }
     )
     if sizing.reason is not None:
-        return EntryOutcome("no_entry", [sizing.reason], numbers=numbers, kelly=kelly)
-    gate = check_liquidity(short, long, sizing.contracts, cfg, spot=snap.spot)
-    numbers.update(dict(gate.numbers))
-    if not gate.passed:
-        return EntryOutcome("no_entry", list(gate.reasons), numbers=numbers, kelly=kelly)
-    pid = proposal_id or new_proposal_id()
+        return c.no_entry(sizing.reason)
+    gate = check_liquidity(legs.short, legs.long, sizing.contracts, cfg, spot=snap.spot)
+    c.numbers.update(dict(gate.numbers))
+    return sizing if gate.passed else c.no_entry(*gate.reasons)
+
+
+def _propose(
+    c: _Cycle, legs: _Legs, sizing: SizingResult, proposal_id: str
+) -> ComboProposal | EntryOutcome:
+    """docs/strategy.md 7 at the fresh quotes, then the delta limit (docs/strategy.md 2)."""
     try:
         proposal = build_proposal(
-            short, long, sizing.contracts, snap.spot, now, pid, cfg, eur_usd=snap.eur_usd.rate
+            legs.short,
+            legs.long,
+            sizing.contracts,
+            c.snap.spot,
+            c.run.clock.now(),
+            proposal_id,
+            c.run.cfg,
+            eur_usd=legs.eur_usd,
         )
     except ValueError as exc:
         log.info("no proposal at fresh quotes: %s", exc)
-        return EntryOutcome("no_entry", ["no_strike"], numbers=numbers, kelly=kelly)
-    check = validate_proposal(proposal, _open_greeks(run), cfg)
-    if not check.accepted:
-        return EntryOutcome("no_entry", list(check.reasons), proposal, numbers, kelly=kelly)
-    if run.dry_run:
-        return EntryOutcome("would_enter", [], proposal, numbers, kelly=kelly)
-    return await _place_entry(
-        run, proposal, sizing.sizing_loss_eur * proposal.contracts, snap, numbers, kelly
-    )
+        return c.no_entry("no_strike")
+    check = validate_proposal(proposal, _open_greeks(c.run), c.run.cfg)
+    return proposal if check.accepted else c.no_entry(*check.reasons, proposal=proposal)
 
 
 async def _place_entry(
@@ -262,7 +332,6 @@ async def _place_entry(
     kelly: KellyEstimate,
 ) -> EntryOutcome:
     repo = run.state.repo
-    cfg = run.cfg
     sample = repo.current_sample()
     repo.insert_proposed(
         proposal,
@@ -315,31 +384,23 @@ async def _place_entry(
     repo.transition(proposal.proposal_id, "awaiting_fill", run.clock.now())
 
     async def reprice(step: int) -> Decimal | None:
-        s = await run.clients.deribit.ticker(proposal.short.instrument_name)
-        lg = await run.clients.deribit.ticker(proposal.long.instrument_name)
-        tick = cfg.execution.combo_tick
-        fees = round_trip_fee(s.mid, lg.mid, cfg.fees)
-        need = required_credit(proposal.width_usd, snap.spot, fees, cfg.strikes.min_credit_to_width)
-        floor, top = ladder_bounds(
-            (s.bid or Decimal(0)) - (lg.ask or Decimal(0)), s.mid - lg.mid, need, tick
-        )
-        floor = max(floor, proposal.ladder_floor)  # never past the original floor
-        steps = cfg.execution.reprice_steps
-        if floor > top:
-            return proposal.ladder[min(step, steps)]
-        return entry_ladder(floor, top, steps, tick)[min(step, steps)]
+        short = await run.clients.deribit.ticker(proposal.short.instrument_name)
+        long = await run.clients.deribit.ticker(proposal.long.instrument_name)
+        return repriced_entry_price(proposal, short, long, step, run.cfg)
 
     outcome = await work_order(
         run,
-        position_id=proposal.proposal_id,
-        kind="entry",
-        attempt=0,
-        guarded=guarded,
-        legs=legs,
-        ladder=proposal.ladder,
-        reprice=reprice,
-        risk_exit=False,
-        sent_point="after_order_sent",
+        OrderPlan(
+            position_id=proposal.proposal_id,
+            kind="entry",
+            attempt=0,
+            guarded=guarded,
+            legs=legs,
+            ladder=proposal.ladder,
+            reprice=reprice,
+            risk_exit=False,
+            sent_point="after_order_sent",
+        ),
     )
     order_json = {"label": proposal.label, **outcome.summary()}
     now = run.clock.now()

@@ -28,7 +28,7 @@ from bite.core.types import ExitDecision, ExitSnapshot, OptionQuote, PositionVie
 from bite.errors import McpDataAnomalyError
 from bite.jobs.booking import book_exit, book_expiry
 from bite.jobs.boot import Run
-from bite.jobs.orders import SETTLEMENT_WINDOW, OrderOutcome, in_settlement, work_order
+from bite.jobs.orders import SETTLEMENT_WINDOW, OrderOutcome, OrderPlan, in_settlement, work_order
 from bite.jobs.snapshot import close_before
 from bite.safety.kill_switch import permission
 from bite.safety.order_guards import GuardedOrder
@@ -373,15 +373,17 @@ async def _exit_order(
 
     return await work_order(
         run,
-        position_id=row.id,
-        kind="exit",
-        attempt=attempt,
-        guarded=guarded,
-        legs=legs,
-        ladder=ladder,
-        reprice=reprice,
-        risk_exit=decision.is_risk_exit,
-        sent_point="after_exit_sent",
+        OrderPlan(
+            position_id=row.id,
+            kind="exit",
+            attempt=attempt,
+            guarded=guarded,
+            legs=legs,
+            ladder=ladder,
+            reprice=reprice,
+            risk_exit=decision.is_risk_exit,
+            sent_point="after_exit_sent",
+        ),
     )
 
 

@@ -11,7 +11,6 @@ gives the final filled amount. Fills are stored by ``trade_id``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -71,13 +70,6 @@ def in_settlement(now: datetime) -> bool:
     return SETTLEMENT_START <= now.astimezone(UTC).time() < SETTLEMENT_END
 
 
-async def _sleep(run: Run, seconds: float) -> None:
-    if run.clock.virtual:
-        run.clock.sleep(seconds)
-    else:
-        await asyncio.sleep(seconds)
-
-
 async def _may_send(run: Run, guarded: GuardedOrder, risk_exit: bool) -> str | None:
     """Re-read the switch and run the guards; the reason not to send, or None."""
     switch = run.state.kill_switch.status()
@@ -130,50 +122,67 @@ async def _place(run: Run, guarded: GuardedOrder, legs: list[dict[str, str]]) ->
         return result.order
 
 
-async def work_order(
-    run: Run,
-    *,
-    position_id: str,
-    kind: str,
-    attempt: int,
-    guarded: GuardedOrder,
-    legs: list[dict[str, str]],
-    ladder: tuple[Decimal, ...],
-    reprice: Reprice,
-    risk_exit: bool,
-    sent_point: str,
-) -> OrderOutcome:
-    """Send, reprice, cancel at the timeout, collect the fills; the row is written first."""
-    repo = run.state.repo
-    now = run.clock.now()
-    row_id = repo.insert_order(
-        position_id=position_id,
-        kind=kind,
-        attempt=attempt,
-        label=guarded.label,
-        legs=legs,
-        side=guarded.side,
-        amount=guarded.amount,
-        ladder=ladder,
-        price=guarded.price,
-        now=now,
+@dataclass(frozen=True)
+class OrderPlan:
+    """One order a cycle wants worked: what it is, its ladder, how to reprice it."""
+
+    position_id: str
+    kind: str  # entry or exit
+    attempt: int
+    guarded: GuardedOrder
+    legs: list[dict[str, str]]
+    ladder: tuple[Decimal, ...]
+    reprice: Reprice
+    risk_exit: bool
+    sent_point: str  # the crash point right after the send
+
+
+async def work_order(run: Run, plan: OrderPlan) -> OrderOutcome:
+    """An order from its row to its fills: the row written first, then may it be sent,
+    the send, the ladder worked until filled or the timeout, the cancel, the fills."""
+    row_id = run.state.repo.insert_order(
+        position_id=plan.position_id,
+        kind=plan.kind,
+        attempt=plan.attempt,
+        label=plan.guarded.label,
+        legs=plan.legs,
+        side=plan.guarded.side,
+        amount=plan.guarded.amount,
+        ladder=plan.ladder,
+        price=plan.guarded.price,
+        now=run.clock.now(),
     )
-    refusal = await _may_send(run, guarded, risk_exit)
-    if refusal is not None:
-        repo.update_order(row_id, run.clock.now(), state="cancelled", reject_reason=refusal)
-        return OrderOutcome(row_id, None, "cancelled", 0, None, refused=refusal)
-    if in_settlement(run.clock.now()):
+    refused = await _refused_before_send(run, plan, row_id)
+    if refused is not None:
+        return refused
+    outcome = await _send(run, plan, row_id)
+    if outcome.broker_order_id is not None and outcome.state != "rejected":
+        await _work_ladder(run, plan, outcome)
+        await _cancel_and_collect(run, plan, outcome)
+    return outcome
+
+
+async def _refused_before_send(run: Run, plan: OrderPlan, row_id: int) -> OrderOutcome | None:
+    """The kill switch, the guards and the settlement window, right before the send."""
+    refusal = await _may_send(run, plan.guarded, plan.risk_exit)
+    if refusal is None and in_settlement(run.clock.now()):
         log.warning(
             "Deribit settlement window (07:30-08:15 UTC): %s not sent; the next run sends it",
-            guarded.label,
+            plan.guarded.label,
         )
-        repo.update_order(
-            row_id, run.clock.now(), state="cancelled", reject_reason=SETTLEMENT_WINDOW
-        )
-        return OrderOutcome(row_id, None, "cancelled", 0, None, refused=SETTLEMENT_WINDOW)
+        refusal = SETTLEMENT_WINDOW
+    if refusal is None:
+        return None
+    run.state.repo.update_order(row_id, run.clock.now(), state="cancelled", reject_reason=refusal)
+    return OrderOutcome(row_id, None, "cancelled", 0, None, refused=refusal)
+
+
+async def _send(run: Run, plan: OrderPlan, row_id: int) -> OrderOutcome:
+    """Send once (``_place`` finds a lost answer by label); audit what the broker holds."""
+    repo, guarded = run.state.repo, plan.guarded
     run.sent_labels.append(guarded.label)  # from here the broker may hold it
     try:
-        order = await _place(run, guarded, legs)
+        order = await _place(run, guarded, plan.legs)
     except McpComboUnavailableError as exc:
         # no leg-by-leg fallback: legging a spread is a risk of its own
         log.warning("order %s not placed: %s", guarded.label, exc)
@@ -186,7 +195,7 @@ async def work_order(
             run.clock.now(),
         )
         return OrderOutcome(row_id, None, "cancelled", 0, None, refused=COMBO_UNAVAILABLE)
-    run.checkpoint(sent_point)
+    run.checkpoint(plan.sent_point)
     repo.update_order(
         row_id,
         run.clock.now(),
@@ -194,9 +203,8 @@ async def work_order(
         state=order.state,
         filled_amount=order.filled_amount,
     )
-    audit_event = "ORDER_PLACED" if kind == "entry" else "EXIT_PLACED"
     run.state.audit.append(
-        audit_event,
+        "ORDER_PLACED" if plan.kind == "entry" else "EXIT_PLACED",
         {
             "label": guarded.label,
             "order_id": order.order_id,
@@ -207,7 +215,9 @@ async def work_order(
         },
         run.clock.now(),
     )
-    outcome = OrderOutcome(
+    if order.state == "rejected":
+        repo.update_order(row_id, run.clock.now(), reject_reason=order.reject_reason)
+    return OrderOutcome(
         row_id,
         order.order_id,
         order.state,
@@ -216,46 +226,46 @@ async def work_order(
         prices=[guarded.price],
         reject_reason=order.reject_reason,
     )
-    if order.state == "rejected":
-        repo.update_order(row_id, run.clock.now(), reject_reason=order.reject_reason)
-        return outcome
-    d = run.clients.deribit
-    elapsed = 0.0
-    step = 0
-    price = guarded.price
-    while (
-        outcome.state == "open"
-        and elapsed + run.cfg.execution.reprice_every_s <= run.cfg.execution.fill_timeout_s
-    ):
-        await _sleep(run, run.cfg.execution.reprice_every_s)
-        elapsed += run.cfg.execution.reprice_every_s
+
+
+async def _work_ladder(run: Run, plan: OrderPlan, outcome: OrderOutcome) -> None:
+    """Every ``reprice_every_s`` until filled or ``fill_timeout_s``: read the order, then
+    edit it to the next step of a ladder from fresh quotes (guards and window first)."""
+    repo, d, cfg = run.state.repo, run.clients.deribit, run.cfg.execution
+    elapsed, step, price = 0.0, 0, plan.guarded.price
+    while outcome.state == "open" and elapsed + cfg.reprice_every_s <= cfg.fill_timeout_s:
+        await run.clock.sleep(cfg.reprice_every_s)
+        elapsed += cfg.reprice_every_s
         step += 1
-        current = await d.orders_by_label(guarded.label)
-        mine = next((o for o in current if o.order_id == order.order_id), None)
+        current = await d.orders_by_label(plan.guarded.label)
+        mine = next((o for o in current if o.order_id == outcome.broker_order_id), None)
         if mine is not None:
             if (mine.state, mine.filled_amount) != (outcome.state, outcome.filled):
                 outcome.state, outcome.filled = mine.state, mine.filled_amount
                 repo.update_order(
-                    row_id, run.clock.now(), state=mine.state, filled_amount=mine.filled_amount
+                    outcome.order_row,
+                    run.clock.now(),
+                    state=mine.state,
+                    filled_amount=mine.filled_amount,
                 )
             if mine.state != "open":
-                break
-        new_price = await reprice(step)
+                return
+        new_price = await plan.reprice(step)
         if new_price is None or new_price == price:
             continue
-        edit = GuardedOrder(**{**guarded.__dict__, "price": new_price})
-        refusal = await _may_send(run, edit, risk_exit)
+        edit = GuardedOrder(**{**plan.guarded.__dict__, "price": new_price})
+        refusal = await _may_send(run, edit, plan.risk_exit)
         if refusal is None and in_settlement(run.clock.now()):
             refusal = SETTLEMENT_WINDOW  # no edit in the window: cancel, the next run sends
         if refusal is not None:
             outcome.refused = refusal
-            break
-        edited = await d.edit_order(order.order_id, new_price, legs)
+            return
+        edited = await d.edit_order(str(outcome.broker_order_id), new_price, plan.legs)
         price = new_price
         outcome.prices.append(new_price)
         outcome.state, outcome.filled = edited.order.state, edited.order.filled_amount
         repo.update_order(
-            row_id,
+            outcome.order_row,
             run.clock.now(),
             price=new_price,
             state=edited.order.state,
@@ -263,40 +273,42 @@ async def work_order(
         )
         run.state.audit.append(
             "ORDER_EDITED",
-            {"label": guarded.label, "price": new_price, "step": step},
+            {"label": plan.guarded.label, "price": new_price, "step": step},
             run.clock.now(),
         )
+
+
+async def _cancel_and_collect(run: Run, plan: OrderPlan, outcome: OrderOutcome) -> None:
+    """Cancel what still works (the cancel's answer is the final fill), then read and store
+    the fills; SQLite knows the order's state before the fills are asked for."""
+    repo, d, label = run.state.repo, run.clients.deribit, plan.guarded.label
+    order_id = str(outcome.broker_order_id)
     if outcome.state == "open":
-        final = await d.cancel_order(order.order_id)  # the cancel tells the final fill
+        final = await d.cancel_order(order_id)
         outcome.state, outcome.filled = final.state, final.filled_amount
         outcome.average_price = final.average_price
         run.state.audit.append(
             "ORDER_CANCELLED",
-            {
-                "label": guarded.label,
-                "filled": final.filled_amount,
-                "reason": outcome.refused or "timeout",
-            },
+            {"label": label, "filled": final.filled_amount, "reason": outcome.refused or "timeout"},
             run.clock.now(),
         )
-    # what the broker said, kept before the fills are read: a failure from here on
-    # leaves SQLite knowing the order's state and filled amount
-    repo.update_order(row_id, run.clock.now(), state=outcome.state, filled_amount=outcome.filled)
-    trades = await d.trades_by_order(order.order_id) if outcome.filled else []
+    repo.update_order(
+        outcome.order_row, run.clock.now(), state=outcome.state, filled_amount=outcome.filled
+    )
+    trades = await d.trades_by_order(order_id) if outcome.filled else []
     if trades:
         run.checkpoint("after_fill_before_commit")
-    store_fills(run, row_id, guarded.label, trades, event="FILL")
+    store_fills(run, outcome.order_row, label, trades, event="FILL")
     outcome.trades = trades
     if outcome.filled and outcome.average_price is None:
-        outcome.average_price = combo_average(trades, guarded.side, outcome.filled)
+        outcome.average_price = combo_average(trades, plan.guarded.side, outcome.filled)
     repo.update_order(
-        row_id,
+        outcome.order_row,
         run.clock.now(),
         state=outcome.state,
         filled_amount=outcome.filled,
         average_price=outcome.average_price,
     )
-    return outcome
 
 
 def store_fills(

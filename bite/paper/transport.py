@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 
@@ -57,7 +56,7 @@ class PaperTransport(httpx.AsyncBaseTransport):
 
     async def _respond(self, answer: Answer, request: httpx.Request) -> httpx.Response:
         if answer.latency_ms:
-            await asyncio.sleep(answer.latency_ms / 1000)
+            await self.clock.sleep(answer.latency_ms / 1000)
         if answer.timeout:
             raise httpx.ReadTimeout("injected timeout", request=request)
         if answer.lose_response:

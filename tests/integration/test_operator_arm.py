@@ -12,7 +12,7 @@ from bite.clock import VirtualClock
 from bite.context import open_state
 from bite.core.ticks import round_up
 from bite.jobs.boot import boot
-from bite.jobs.orders import work_order
+from bite.jobs.orders import OrderPlan, work_order
 from bite.safety.order_guards import GuardedOrder
 
 from tests.support import sample_proposal
@@ -81,8 +81,7 @@ def test_an_arm_between_two_steps_cancels_the_order_and_sends_no_edit(tmp_path: 
                 operator.close()
                 return mid - Decimal("0.0005")
 
-            outcome = await work_order(
-                run,
+            plan = OrderPlan(
                 position_id="p1",
                 kind="entry",
                 attempt=0,
@@ -93,6 +92,7 @@ def test_an_arm_between_two_steps_cancels_the_order_and_sends_no_edit(tmp_path: 
                 risk_exit=False,
                 sent_point="after_order_sent",
             )
+            outcome = await work_order(run, plan)
             found = await run.clients.deribit.orders_by_label("bite-p1")
             edits = run.clients.http.stats().counts.get("deribit.edit_order", 0)
             return outcome.refused, found[0].state, edits, [str(p) for p in outcome.prices]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -82,13 +81,13 @@ def test_a_malformed_answer_is_a_protocol_error(tmp_path: Path) -> None:
         run(tmp_path, faults(macro__eur_usd_rate={"malformed": True}), body)
 
 
-def test_latency_delays_the_answer(tmp_path: Path) -> None:
+def test_latency_delays_the_answer_on_the_runs_clock(tmp_path: Path) -> None:
     async def body(c: Clients, clock: VirtualClock) -> float:
-        started = time.perf_counter()
+        started = clock.now()
         await c.hyperliquid.funding()
-        return time.perf_counter() - started
+        return (clock.now() - started).total_seconds()
 
-    assert run(tmp_path, faults(hyperliquid__funding={"latency_ms": 60}), body) >= 0.06
+    assert run(tmp_path, faults(hyperliquid__funding={"latency_ms": 60}), body) == 0.06
 
 
 def test_an_override_of_mark_iv_makes_the_leg_anomalous(tmp_path: Path) -> None:
