@@ -155,16 +155,12 @@ async def run_monitor_cycle(run: Run, *, full: bool = False) -> MonitorOutcome:
     dvol = points[-1][1] if points else None
     if dvol is None:
         raise McpDataAnomalyError("deribit", "dvol", "no DVOL point in the last two hours")
-    last = repo.conn.execute(
-        "SELECT spot FROM dvol_snapshots WHERE ts >= ? ORDER BY ts DESC LIMIT 1",
-        ((now - timedelta(hours=24)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),),
-    ).fetchone()
-    jump = spot_jump_anomalies(spot, Decimal(last[0]) if last else None, run.cfg.anomaly)
-    if jump:
+    previous = repo.last_spot_since(now - timedelta(hours=24))
+    if spot_jump_anomalies(spot, previous, run.cfg.anomaly):
         raise McpDataAnomalyError(
             "deribit",
             "index_price",
-            f"spot {spot} jumped more than {run.cfg.anomaly.max_spot_jump_pct}% since {last[0]}",
+            f"spot {spot} jumped more than {run.cfg.anomaly.max_spot_jump_pct}% since {previous}",
         )
     if not run.dry_run:
         repo.add_dvol_snapshot(now, dvol, spot)

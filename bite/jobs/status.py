@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -37,25 +36,7 @@ def engine(state: StateContext, now: datetime, environment: str | None) -> dict[
 
 def last_runs(state: StateContext) -> list[dict[str, Any]]:
     """The last run of each job with its outcome."""
-    out = []
-    for job in JOBS:
-        row = state.repo.conn.execute(
-            "SELECT started_at, status, exit_code, dry_run, reasons FROM job_runs WHERE job = ?"
-            " ORDER BY id DESC LIMIT 1",
-            (job,),
-        ).fetchone()
-        if row is not None:
-            out.append(
-                {
-                    "job": job,
-                    "started_at": row["started_at"],
-                    "status": row["status"],
-                    "exit_code": row["exit_code"],
-                    "dry_run": bool(row["dry_run"]),
-                    "reasons": json.loads(row["reasons"]),
-                }
-            )
-    return out
+    return [run for job in JOBS if (run := state.repo.last_run(job)) is not None]
 
 
 def positions(state: StateContext, now: datetime, *, include_closed: bool) -> list[dict[str, Any]]:
@@ -115,19 +96,9 @@ def orders(state: StateContext, proposal: str | None) -> list[dict[str, Any]]:
 
 def recent_alerts(state: StateContext, count: int = 10) -> list[dict[str, Any]]:
     """The latest alerts."""
-    rows = state.repo.conn.execute(
-        "SELECT ts, severity, source, message, sent FROM alerts ORDER BY id DESC LIMIT ?", (count,)
-    ).fetchall()
-    return [dict(r) for r in rows]
+    return state.repo.recent_alerts(count)
 
 
 def kelly(state: StateContext) -> dict[str, Any] | None:
     """The latest persisted Kelly estimate."""
-    row = state.repo.conn.execute(
-        "SELECT ts, details FROM kelly_estimates ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    if row is None:
-        return None
-    details: dict[str, Any] = json.loads(row["details"])
-    details["ts"] = row["ts"]
-    return details
+    return state.repo.latest_kelly_estimate()

@@ -48,7 +48,7 @@ class PositionRow:
     """A position as stored."""
 
     id: str
-    status: str
+    status: PositionStatus
     spread_type: str
     short_instrument: str
     long_instrument: str
