@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
+import statistics
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -23,11 +25,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-from bite.clock import VirtualClock
+from bite.backtest import stats
+from bite.backtest.report import report_html
+from bite.clock import VirtualClock, parse_instant
 from bite.config.schema import StrategyConfig
 from bite.core.types import MacroEvent
 from bite.errors import McpError
@@ -35,14 +39,16 @@ from bite.jobs.boot import boot, check_environment
 from bite.jobs.entry import run_entry_cycle
 from bite.jobs.monitor import run_monitor_cycle
 from bite.paper.market import DataFileError, HistoricalMarket, default_data_file
-from bite.paper.series import available, read_series, to_points
+from bite.paper.series import available, read_bars, read_series, to_points
 
 log = logging.getLogger("bite.backtest")
 DEFAULT_EQUITY_ETH = Decimal(30)
 HALTS = ("drawdown_halt", "negative_edge")
 APPROXIMATIONS = (
-    "real daily ETH closes and DVOL; the path within a day is a seeded bridge between closes",
-    "the option chain is modelled from DVOL with the paper exchange's smile and spreads",
+    "real daily ETH and DVOL bars; the path within a day is seeded, through each day's real "
+    "open, high, low and close",
+    "the option chain is modelled from DVOL on a surface and spreads fitted to a real "
+    "Deribit chain (docs/backtest.md)",
 )
 
 
@@ -59,6 +65,8 @@ class BacktestInputs:
     fear_greed: Path | None = None
     calendar: Path | None = None
     starting_equity_eth: Decimal = DEFAULT_EQUITY_ETH
+    fills: Literal["touch", "improve"] = "touch"
+    halts: bool = True  # the halts that need a person (studies judge rules: they run without)
 
 
 @dataclass
@@ -75,30 +83,41 @@ class BacktestResult:
     halt_began: str | None
     approximations: list[str]
     errors: Counter[str] = field(default_factory=Counter)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    start: date | None = None
+    end: date | None = None
+    fills: str = "touch"
+    halts: bool = True
+    seed: int = 7
 
     def summary(self) -> dict[str, Any]:
-        """The numbers of the report."""
+        """The numbers of the report (docs/backtest.md names each)."""
         pnl = [Decimal(t["pnl_eur"]) for t in self.trades]
         rs = [float(t["r"]) for t in self.trades if t["r"] != ""]
-        wins = sum(1 for p in pnl if p > 0)
-        peak = Decimal(0)
-        drawdown = Decimal(0)
-        for row in self.equity:
-            value = Decimal(row["equity_eur"])
-            peak = max(peak, value)
-            if peak > 0:
-                drawdown = max(drawdown, (peak - value) / peak * 100)
+        hit, breakeven = stats.hit_rates(rs)
+        ci = stats.bootstrap_mean_ci(rs, self.seed)
+        cumulative = list(itertools.accumulate(float(p) for p in pnl))
+        closes = [(parse_instant(t["closed"]), float(t["pnl_eur"])) for t in self.trades]
+        weekly = stats.weekly_pnl(closes, self.start, self.end) if self.start and self.end else []
         total = sum(pnl, Decimal(0))
         return {
             "trades": len(self.trades),
-            "wins": wins,
-            "win_rate": round(wins / len(pnl), 4) if pnl else None,
+            "wins": sum(1 for p in pnl if p > 0),
+            "hit_rate": round(hit, 4) if hit is not None else None,
+            "breakeven_hit_rate": round(breakeven, 4) if breakeven is not None else None,
+            "expectancy_r": round(statistics.fmean(rs), 4) if rs else None,
+            "expectancy_r_ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
             "pnl_eur_total": str(total.quantize(Decimal("0.01"))),
             "pnl_eur_per_trade": str((total / len(pnl)).quantize(Decimal("0.01"))) if pnl else None,
-            "mean_r": round(sum(rs) / len(rs), 4) if rs else None,
             "best_r": round(max(rs), 4) if rs else None,
             "worst_r": round(min(rs), 4) if rs else None,
-            "max_drawdown_pct_of_equity": str(drawdown.quantize(Decimal("0.01"))),
+            "strategy_drawdown_eur": round(stats.max_drawdown([0.0, *cumulative]), 2),
+            "account_drawdown_eur_pct": round(
+                stats.max_drawdown_pct([float(r["equity_eur"]) for r in self.equity]), 2
+            ),
+            "sharpe_weekly": _rounded(stats.sharpe(weekly)),
+            "sortino_weekly": _rounded(stats.sortino(weekly)),
+            "time_in_market_pct": self._time_in_market(),
             "entry_slots": self.entries,
             "monitor_slots": self.slots - self.entries,
             "skipped_entries": dict(sorted(self.skipped.items())),
@@ -108,8 +127,24 @@ class BacktestResult:
             if self.fractions
             else None,
             "halt_began": self.halt_began,
+            "fills": self.fills,
+            "halts": "on" if self.halts else "off (negative_edge, drawdown_halt)",
             "approximations": self.approximations,
         }
+
+    def _time_in_market(self) -> float | None:
+        if not self.start or not self.end:
+            return None
+        span = (self.end - self.start).days + 1
+        held = sum(
+            (parse_instant(t["closed"]) - parse_instant(t["opened"])).total_seconds() / 86400
+            for t in self.trades
+        )
+        return round(held / span * 100, 2)
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 4) if value is not None else None
 
 
 MONITOR_HOURS = tuple(h for h in range(24) if h != 8)  # as the crontab: not in settlement
@@ -169,14 +204,14 @@ def load_market(inputs: BacktestInputs, cfg: StrategyConfig) -> HistoricalMarket
             f"{cfg.bias.history_days} days before the first slot)"
         )
     span = (warmup, inputs.end + timedelta(days=1))
-    prices = read_series(inputs.prices, span=span)
+    prices = read_bars(inputs.prices, span=span)
     dvol_first, dvol_last = available(inputs.dvol)
     if dvol_first > warmup or dvol_last < inputs.end:
         raise DataFileError(
             f"{inputs.dvol}: DVOL covers {dvol_first}..{dvol_last}; the run "
             f"needs {warmup}..{inputs.end}"
         )
-    dvol = read_series(inputs.dvol, span=span)
+    dvol = read_bars(inputs.dvol, span=span)
     fx = (
         read_series(inputs.eurusd, span=(warmup - timedelta(days=7), span[1]), cadence="working")
         if inputs.eurusd
@@ -186,8 +221,8 @@ def load_market(inputs: BacktestInputs, cfg: StrategyConfig) -> HistoricalMarket
     fear = read_series(inputs.fear_greed, "value", span=span) if inputs.fear_greed else None
     events = _calendar(inputs.calendar) if inputs.calendar else []
     return HistoricalMarket(
-        to_points(prices),
-        to_points(dvol),
+        prices,
+        dvol,
         seed=cfg.paper.seed,
         eur_usd_daily=to_points(fx) if fx else None,
         funding_daily=to_points(funding) if funding else None,
@@ -204,6 +239,11 @@ def backtest_config(cfg: StrategyConfig, inputs: BacktestInputs) -> StrategyConf
     data["paper"]["starting_equity_eth"] = str(inputs.starting_equity_eth)
     data["paper"]["auto_approve"] = True
     data["paper"]["faults"] = None
+    data["paper"]["fills"] = inputs.fills
+    if not inputs.halts:
+        data["kelly"]["block_on_negative_edge"] = False
+        data["sizing"]["drawdown_halt_pct"] = 100
+        data["sizing"]["drawdown_throttle_pct"] = min(data["sizing"]["drawdown_throttle_pct"], 100)
     data["paper"]["market"] = {
         "kind": "historical",
         "prices_file": str(inputs.prices),
@@ -226,7 +266,20 @@ async def run_backtest(
     market = load_market(inputs, run_cfg)
     schedule = slots(inputs.start, inputs.end)
     result = BacktestResult(
-        [], [], Counter(), Counter(), 0, len(schedule), [], None, list(APPROXIMATIONS)
+        [],
+        [],
+        Counter(),
+        Counter(),
+        0,
+        len(schedule),
+        [],
+        None,
+        list(APPROXIMATIONS),
+        start=inputs.start,
+        end=inputs.end,
+        fills=inputs.fills,
+        halts=inputs.halts,
+        seed=run_cfg.paper.seed,
     )
     if inputs.funding is None:
         result.approximations.append("funding held at 0.0000125 an hour (no file given)")
@@ -280,14 +333,19 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
                     result.skipped[reason] += 1
             if result.halt_began is None and any(r in HALTS for r in outcome.reasons):
                 result.halt_began = slot.isoformat()
+            _decided(result, slot, kind, outcome.status, outcome.reasons)
         else:
             monitored = await run_monitor_cycle(run)
             for position in monitored.positions:
                 if position.status in ("closed", "closed_partial", "expired"):
                     result.exits[position.action or position.status] += 1
+            if monitored.status not in ("not_due", "no_positions"):
+                actions = [f"{p.position_id}:{p.action or p.status}" for p in monitored.positions]
+                _decided(result, slot, kind, monitored.status, actions)
     except McpError as exc:
         result.errors[f"{kind}:{type(exc).__name__}"] += 1
         log.warning("slot %s (%s) skipped: %s", slot.isoformat(), kind, exc)
+        _decided(result, slot, kind, "error", [type(exc).__name__])
     if kind == "monitor" and slot.hour not in RECORD_HOURS:
         return
     summary = await run.clients.deribit.account_summary()
@@ -300,6 +358,19 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
             "equity_eth": str(summary.equity.quantize(Decimal("0.000001"))),
             "spot_usd": str(spot),
             "equity_eur": str((summary.equity * spot / rate).quantize(Decimal("0.01"))),
+        }
+    )
+
+
+def _decided(
+    result: BacktestResult, slot: datetime, kind: str, status: str, reasons: list[str]
+) -> None:
+    result.decisions.append(
+        {
+            "time": slot.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "slot": kind,
+            "status": status,
+            "reasons": " ".join(reasons),
         }
     )
 
@@ -374,13 +445,21 @@ def equity_svg(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def write_outputs(result: BacktestResult, out_dir: Path, inputs: BacktestInputs) -> list[Path]:
-    """trades.csv, equity.csv, equity.svg (byte-identical for identical inputs)."""
+    """trades.csv, equity.csv, decisions.csv, equity.svg, report.html (byte-identical for
+    identical inputs)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "trades.csv": csv_text(result.trades),
         "equity.csv": csv_text(result.equity),
+        "decisions.csv": csv_text(result.decisions),
         "equity.svg": equity_svg(
             result.equity, f"Cerbero Bite backtest {inputs.start} to {inputs.end}: equity in EUR"
+        ),
+        "report.html": report_html(
+            f"Cerbero Bite backtest {inputs.start} to {inputs.end}",
+            result.summary(),
+            result.equity,
+            result.trades,
         ),
     }
     written = []

@@ -37,6 +37,12 @@ def _day(value: str) -> Any:
         raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _fills(value: str) -> Any:
+    if value not in ("touch", "improve"):
+        raise typer.BadParameter(f"--fills: touch or improve, not {value!r}")
+    return value
+
+
 @app.command("backtest")
 def backtest_command(
     start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
@@ -61,9 +67,28 @@ def backtest_command(
         Path | None, typer.Option(help="Macro events CSV (time,name,impact); default none.")
     ] = None,
     starting_equity_eth: Annotated[str, typer.Option(help="Paper equity at the start.")] = "30",
+    fills: Annotated[
+        str,
+        typer.Option(
+            "--fills",
+            help="touch: a combo fills only when its limit reaches the touch; improve: also "
+            "halfway from the touch to the mid (paper.price_improvement).",
+        ),
+    ] = "touch",
+    halts: Annotated[
+        bool,
+        typer.Option(
+            "--halts/--no-halts",
+            help="Keep the halts that need a person (negative_edge, drawdown_halt).",
+        ),
+    ] = True,
     config: ConfigOption = None,
     out: Annotated[
-        Path, typer.Option("--out", help="Where trades.csv, equity.csv and equity.svg go.")
+        Path,
+        typer.Option(
+            "--out",
+            help="Where trades.csv, equity.csv, decisions.csv, equity.svg and report.html go.",
+        ),
     ] = Path("backtest-out"),
     as_json: JsonOption = False,
     log_level: LogLevelOption = "ERROR",
@@ -107,6 +132,8 @@ def backtest_command(
             fear_greed,
             calendar,
             equity,
+            fills=_fills(fills),
+            halts=halts,
         )
         cfg = load_config(resolve_config_path(config, environ())).config
         _setup(resolve_data_dir(data_dir, environ()) if data_dir is not None else None, log_level)
@@ -251,6 +278,113 @@ def _paper_exchange(config: Path | None, data_dir: Path | None) -> Any:
         cfg.fees,
         cfg.execution.combo_tick,
     )
+
+
+@paper_app.command("chain")
+def paper_chain(
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="An instant (ISO-8601, UTC) inside the shipped history."),
+    ] = None,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="A recorded chain (CSV or .csv.gz, Deribit's book summary columns): the model "
+            "at its time against it.",
+        ),
+    ] = None,
+    dte_max: Annotated[
+        float | None, typer.Option("--dte-max", help="With --at: expiries up to this many days.")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    as_json: JsonOption = False,
+    log_level: LogLevelOption = "WARNING",
+) -> None:
+    """The historical market model's option chain at a time, or beside a recorded chain.
+
+    The model is the backtest's: the shipped real ETH and DVOL bars, the day's path and
+    the chain model of the config (``paper.chain``, ``paper.seed``). A --compare name that
+    is not a file is looked for among the chains bite recorded (DATA_DIR/chains).
+    """
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path, resolve_data_dir
+    from bite.paper.market import DataFileError, HistoricalMarket, default_data_file
+    from bite.paper.series import read_bars
+
+    with _exit_codes():
+        _view(log_level)
+        if (at is None) == (compare is None):
+            raise UsageError("give one of --at TIME or --compare FILE")
+        cfg = load_config(resolve_config_path(config, environ())).config
+        if compare is not None and not compare.exists():
+            recorded = resolve_data_dir(data_dir, environ()) / "chains" / compare
+            compare = recorded if recorded.exists() else compare
+        try:
+            market = HistoricalMarket(
+                read_bars(default_data_file("eth_usd_daily.csv")),
+                read_bars(default_data_file("eth_dvol.csv")),
+                cfg.paper.seed,
+            )
+            data = (
+                _model_chain(market, cfg.paper.chain, at, dte_max)
+                if at is not None
+                else _compared(market, cfg.paper.chain, compare)
+            )
+        except DataFileError as exc:
+            raise UsageError(str(exc)) from None
+        if as_json:
+            _emit(data)
+            return
+        from bite.reporting.tables import print_chain, print_chain_comparison
+
+        if at is not None:
+            print_chain(data)
+        else:
+            print_chain_comparison(data)
+
+
+def _model_chain(market: Any, model: Any, at: str, dte_max: float | None) -> dict[str, Any]:
+    from bite.clock import parse_instant
+    from bite.paper.chain import Chain
+
+    when = parse_instant(at)
+    state = market.state(when)
+    chain = Chain(state, market.seed, market.state, None, model)
+    rows = []
+    for q in chain.all_quotes():
+        days = (q.listing.expiry - when).total_seconds() / 86400
+        if dte_max is not None and days > dte_max:
+            continue
+        rows.append(
+            {
+                "instrument": q.listing.name,
+                "expiry": q.listing.expiry.date().isoformat(),
+                "strike": q.listing.strike,
+                "type": q.listing.option_type,
+                "mark_iv": q.mark_iv,
+                "bid": str(q.bid) if q.bid is not None else None,
+                "ask": str(q.ask) if q.ask is not None else None,
+                "mark": str(q.mark),
+                "delta": round(q.greeks.delta, 4),
+            }
+        )
+    return {
+        "time": when.isoformat(),
+        "spot": round(state.index, 2),
+        "dvol": round(state.dvol, 2),
+        "quotes": rows,
+    }
+
+
+def _compared(market: Any, model: Any, path: Path | None) -> dict[str, Any]:
+    from bite.paper.calibration import compare, read_recorded
+
+    assert path is not None  # noqa: S101 - the caller checked
+    result = compare(read_recorded(path), market, model)
+    result["file"] = str(path)
+    return result
 
 
 @paper_app.command("status")

@@ -385,13 +385,43 @@ class PaperMarketConfig(Section):
         return self
 
 
+class ChainModelConfig(Section):
+    """The paper chain's volatility surface and quotes (docs/backtest.md, the market model).
+
+    The defaults are fitted on Deribit's ETH chain of 2025-11-22 02:15 UTC (DVOL 80.5):
+    ATM IV = DVOL x (term_long + term_premium e^(-d / term_decay_days)) x
+    (1 - near_discount e^(-d / near_decay_days)); the smile over z = ln(K / F) / (ATM
+    sqrt(T)) is ATM x (1 + skew z + curvature z^2); a quote's spread is the larger of
+    a few ticks and ``spread_rel`` of its mark. The scale and stress terms are
+    assumptions (two calm chains cannot calibrate stress): studies vary them.
+    """
+
+    term_long: Annotated[float, Field(gt=0, le=2)] = 0.915
+    term_premium: Annotated[float, Field(ge=-1, le=1)] = 0.140
+    term_decay_days: Annotated[float, Field(gt=0, le=365)] = 27.0
+    near_discount: Annotated[float, Field(ge=0, lt=1)] = 0.55
+    near_decay_days: Annotated[float, Field(gt=0, le=30)] = 1.4
+    skew: Annotated[float, Field(ge=-0.5, le=0.5)] = -0.0455
+    curvature: Annotated[float, Field(ge=0, le=0.5)] = 0.0452
+    spread_ticks_below: Annotated[int, Field(ge=1, le=50)] = 4  # ticks of 0.0001 under 0.005
+    spread_ticks_above: Annotated[int, Field(ge=1, le=50)] = 2  # ticks of 0.0005 from 0.005
+    spread_rel: Annotated[float, Field(ge=0, le=1)] = 0.025
+    iv_scale: Annotated[float, Field(gt=0, le=3)] = 1.0
+    spread_scale: Annotated[float, Field(gt=0, le=10)] = 1.0
+    stress_skew_per_dvol_point: Annotated[float, Field(ge=0, le=0.1)] = 0.0
+    stress_spread_per_dvol_point: Annotated[float, Field(ge=0, le=1)] = 0.0
+    stress_spread_per_move_pct: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
 class PaperConfig(Section):
     """The embedded paper exchange (docs/paper-exchange.md)."""
 
     seed: Annotated[int, Field(ge=0)] = 7
     starting_equity_eth: Annotated[Decimal, Field(gt=0)] = Decimal("10")
     market: PaperMarketConfig = PaperMarketConfig()
+    chain: ChainModelConfig = ChainModelConfig()
     price_improvement: Annotated[float, Field(ge=0, le=1)] = 0.5
+    fills: Literal["improve", "touch"] = "improve"
     margin_model: Literal["standard", "portfolio"] = "standard"
     faults: dict[str, dict[str, Any]] | None = None
     serve_token: str | None = Field(default=None, repr=False)

@@ -2,10 +2,12 @@
 
 Listings: the next dailies, Friday weeklies, last-Friday monthlies and
 quarterlies, all at 08:00 UTC. Strikes on a grid that widens with tenor and
-distance. Marks are Black-76 on the expiry's forward with a put-skewed smile;
-bid and ask sit around the mark on the instrument's tick with a spread that is
-wider far out of the money and close to expiry. Amounts and open interest are
-deterministic in (seed, instrument, hour). Greeks are in Deribit's units.
+distance. Marks are Black-76 on the expiry's forward, on a volatility surface
+fitted to a real Deribit chain (``ChainModelConfig``: a term structure over DVOL
+and a smile rising on both wings, the puts faster); bid and ask sit around the
+mark on the instrument's tick, a few ticks or a share of the mark apart. Amounts
+and open interest are deterministic in (seed, instrument, hour). Greeks are in
+Deribit's units.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from bite.config.schema import ChainModelConfig
 from bite.core import pricing
-from bite.core.ticks import round_down_on, round_up_on
+from bite.core.ticks import round_up, round_up_on
 from bite.core.types import DERIBIT_ETH_OPTION_TICKS, Greeks, OptionType
 from bite.paper.market import MarketState, unit
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 TICK_STEPS = [{"above_price": 0.005, "tick_size": 0.0005}]
 OPTION_TYPES: tuple[OptionType, ...] = ("call", "put")
+DEFAULT_MODEL = ChainModelConfig()
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,14 @@ class PaperQuote:
     bid_amount: float
     ask_amount: float
     open_interest: float
-    greeks: Greeks
+    t: float  # years to expiry
+
+    @property
+    def greeks(self) -> Greeks:
+        """Deribit's greeks at the mark IV (computed when asked: a book summary has none)."""
+        return pricing.greeks(
+            self.listing.option_type, self.forward, self.listing.strike, self.t, self.mark_iv
+        )
 
 
 def expiry_code(expiry: datetime) -> str:
@@ -158,31 +169,66 @@ def listings(
     return out
 
 
-def smile_iv(state: MarketState, forward: float, strike: float, days: float) -> float:
-    """Mark IV (%): DVOL-based ATM level with a put skew and curvature."""
-    atm = state.dvol * (0.93 + 0.12 * math.exp(-days / 7))
+def atm_iv(dvol: float, days: float, model: ChainModelConfig) -> float:
+    """The at-the-money IV of a tenor (%): DVOL (a 30-day index) on the fitted term structure."""
+    term = model.term_long + model.term_premium * math.exp(-days / model.term_decay_days)
+    near = 1 - model.near_discount * math.exp(-days / model.near_decay_days)
+    return dvol * term * near * model.iv_scale
+
+
+def smile_iv(
+    state: MarketState, forward: float, strike: float, days: float, model: ChainModelConfig
+) -> float:
+    """Mark IV (%): the tenor's ATM level times 1 + skew z + curvature z^2 over standardized
+    moneyness z = ln(K / F) / (ATM sqrt(T)). Both wings rise away from the money, the puts
+    faster (the fitted skew is negative). The stress term steepens the skew as DVOL rises."""
+    atm = atm_iv(state.dvol, days, model)
     sd = atm / 100 * math.sqrt(max(days, 0.25) / 365)
     z = math.log(strike / forward) / sd
-    skew = -0.045 * z  # puts (z < 0) richer than calls
-    curve = 0.018 * z * z
-    return max(atm * (1 + skew + curve), 10.5)
+    skew = model.skew - model.stress_skew_per_dvol_point * max(state.dvol_change_24h, 0.0)
+    return max(atm * (1 + skew * z + model.curvature * z * z), 10.5)
 
 
-def quote(state: MarketState, listing: Listing, seed: int) -> PaperQuote:
+def spread_eth(mark: Decimal, state: MarketState, model: ChainModelConfig) -> Decimal:
+    """A quote's bid-ask spread (ETH): the larger of a few ticks and a share of the mark,
+    widened by the scale and the stress terms (DVOL rising, a large day's move)."""
+    ticks = (
+        model.spread_ticks_below * Decimal("0.0001")
+        if mark < Decimal("0.005")
+        else model.spread_ticks_above * Decimal("0.0005")
+    )
+    stress = (
+        1.0
+        + model.stress_spread_per_dvol_point * max(state.dvol_change_24h, 0.0)
+        + model.stress_spread_per_move_pct * state.move_24h_pct
+    )
+    base = max(ticks, mark * Decimal(str(model.spread_rel)))
+    return base * Decimal(f"{model.spread_scale * stress:.6f}")
+
+
+def bid_ask(mark: Decimal, spread: Decimal) -> tuple[Decimal, Decimal]:
+    """Bid and ask on the tick of the mark's step, ``spread`` apart (at least one tick) and
+    around the mark: the bid is the tick nearest to mark - spread / 2."""
+    tick = DERIBIT_ETH_OPTION_TICKS.tick_at(mark)
+    width = max(round_up(spread, tick), tick)
+    bid = (((mark - width / 2) / tick).to_integral_value(ROUND_HALF_UP)) * tick
+    if bid <= 0:
+        return Decimal(0), round_up_on(mark + width / 2, DERIBIT_ETH_OPTION_TICKS)
+    return bid, round_up_on(bid + width, DERIBIT_ETH_OPTION_TICKS)
+
+
+def quote(
+    state: MarketState, listing: Listing, seed: int, model: ChainModelConfig = DEFAULT_MODEL
+) -> PaperQuote:
     """The modelled quote of one listing."""
     days = (listing.expiry - state.time).total_seconds() / 86400
     forward = round(state.forward(listing.expiry), 4)
-    iv = round(smile_iv(state, forward, listing.strike, days), 2)  # published, then priced
+    iv = round(smile_iv(state, forward, listing.strike, days, model), 2)  # published, then priced
     t = pricing.year_fraction(state.time, listing.expiry)
     value = pricing.price_eth(listing.option_type, forward, listing.strike, t, iv)
     mark = Decimal(f"{value:.6f}")
-    greeks = pricing.greeks(listing.option_type, forward, listing.strike, t, iv)
+    bid, ask = bid_ask(mark, spread_eth(mark, state, model))
     distance = abs(math.log(listing.strike / forward)) / max(iv / 100 * math.sqrt(t), 1e-6)
-    rel = 0.035 + 0.02 * min(distance, 4) + 0.03 / max(days, 0.3)
-    half = Decimal(f"{float(mark) * rel / 2:.8f}") + Decimal("0.00005")
-    ticks = DERIBIT_ETH_OPTION_TICKS
-    bid = round_down_on(mark - half, ticks) if mark - half > 0 else Decimal(0)
-    ask = round_up_on(mark + half, ticks)
     hour = int(state.time.timestamp() // 3600)
     bid_amount = float(int(5 + 145 * unit(seed, listing.name, hour, "bid")))
     ask_amount = float(int(5 + 145 * unit(seed, listing.name, hour, "ask")))
@@ -199,7 +245,7 @@ def quote(state: MarketState, listing: Listing, seed: int) -> PaperQuote:
         bid_amount=bid_amount,
         ask_amount=ask_amount,
         open_interest=oi,
-        greeks=greeks,
+        t=t,
     )
 
 
@@ -212,9 +258,11 @@ class Chain:
         seed: int,
         listed: Callable[[datetime], MarketState] | None = None,
         known: dict[datetime, set[int]] | None = None,
+        model: ChainModelConfig = DEFAULT_MODEL,
     ) -> None:
         self.state = state
         self.seed = seed
+        self.model = model
         self.listings = {x.name: x for x in listings(state, listed, known)}
         self._quotes: dict[str, PaperQuote] = {}
 
@@ -225,7 +273,7 @@ class Chain:
             return None
         cached = self._quotes.get(name)
         if cached is None:
-            cached = quote(self.state, listing, self.seed)
+            cached = quote(self.state, listing, self.seed, self.model)
             self._quotes[name] = cached
         return cached
 

@@ -121,7 +121,13 @@ class PaperExchange:
             for expiry_ms, strike in rows:
                 expiry = datetime.fromtimestamp(expiry_ms / 1000, tz=UTC)
                 known.setdefault(expiry, set()).add(int(strike))
-            chain = Chain(self.market.state(now), self.market.seed, self.market.state, known)
+            chain = Chain(
+                self.market.state(now),
+                self.market.seed,
+                self.market.state,
+                known,
+                self.cfg.chain,
+            )
             fresh = [
                 (_ms(x.expiry), x.strike)
                 for x in chain.listings.values()
@@ -408,7 +414,10 @@ class PaperExchange:
         if prices is None:
             return []
         limit = Decimal(row["price"])
-        fills = crosses(limit, prices, row["side"], Decimal(str(self.cfg.price_improvement)))
+        improvement = (
+            Decimal(0) if self.cfg.fills == "touch" else Decimal(str(self.cfg.price_improvement))
+        )
+        fills = crosses(limit, prices, row["side"], improvement)
         remaining = int(row["amount"]) - int(row["filled_amount"])
         qty = min(remaining, int(prices.top_amount))
         if not fills or qty < 1:

@@ -9,8 +9,9 @@ instant:
   flat (mean reversion around 3,000 USD). The fast part is scaled by a slowly
   moving DVOL so that realized volatility runs about 8 points below it. Every
   value is O(number of modes) at any time: no history is simulated.
-- **historical**: daily closes and DVOL from CSV files, interpolated within the
-  day in log-price along a seeded bridge that meets each close exactly.
+- **historical**: daily ETH bars and DVOL bars from CSV files; within a day a
+  seeded path through the day's real open, high, low and close (causal: an
+  instant of day D reads nothing dated after D).
 - **scripted**: a YAML list of points, linearly interpolated.
 """
 
@@ -47,6 +48,8 @@ class MarketState:
     eur_usd: float
     fear_greed: int
     basis_annual: float = 0.04
+    dvol_change_24h: float = 0.0  # DVOL points since 24 h before (the stress terms read it)
+    move_24h_pct: float = 0.0  # abs(the index's 24 h return) in percent
 
     def forward(self, expiry: datetime) -> float:
         """The expiry's forward: the index carried at the basis."""
@@ -198,13 +201,62 @@ class DataFileError(ValueError):
     """A market data file is unusable; names the file and line."""
 
 
+@dataclass(frozen=True)
+class DailyBar:
+    """One day's open, high, low and close."""
+
+    day: date
+    open: float
+    high: float
+    low: float
+    close: float
+
+
+def day_path(
+    seed: int, key: str, day: date, bar: tuple[float, float, float, float], frac: float
+) -> float:
+    """A day's path at ``frac`` of the day, from its (start, high, low, end) values.
+
+    It starts at ``start``, passes through the day's real high and low (which comes
+    first, and when, is drawn per day from the seed) and ends at ``end``; between
+    those knots a seeded bridge adds noise scaled to the day's range, and the path
+    never leaves [low, high]. It reads nothing but that one day's bar: a replay that
+    sees the path up to t has seen nothing dated after the day of t.
+    """
+    start, high, low, end = bar
+    hi, lo = max(high, start, end), min(low, start, end)
+    if hi - lo <= 0:
+        return start
+    tag = (key, day.isoformat())
+    high_first = unit(seed, *tag, "order") < 0.5
+    t1 = 0.08 + 0.37 * unit(seed, *tag, "t1")
+    t2 = 0.55 + 0.37 * unit(seed, *tag, "t2")
+    e1, e2 = (hi, lo) if high_first else (lo, hi)
+    if frac <= t1:
+        a, b, va, vb, seg = 0.0, t1, start, e1, 0
+    elif frac <= t2:
+        a, b, va, vb, seg = t1, t2, e1, e2, 1
+    else:
+        a, b, va, vb, seg = t2, 1.0, e2, end, 2
+    u = (frac - a) / (b - a)
+    noise = sum(normal(seed, *tag, seg, k) * math.sin(math.pi * k * u) / k for k in (1, 2, 3))
+    value = va + (vb - va) * u + 0.12 * (hi - lo) * noise
+    return min(max(value, lo), hi)
+
+
 class HistoricalMarket:
-    """Real daily ETH closes and DVOL, interpolated within the day."""
+    """Real daily ETH bars and DVOL bars, with a causal path within each day.
+
+    At an instant of day D the state reads D's bars (their open, high, low and
+    close shape that day's path, as the day itself would unfold) and earlier days
+    only: nothing dated after D. DVOL's path runs from the previous day's close
+    through D's high and low to D's close. EUR/USD is the previous working day's.
+    """
 
     def __init__(
         self,
-        prices: list[DailyPoint],
-        dvol: list[DailyPoint],
+        prices: list[DailyBar],
+        dvol: list[DailyBar],
         seed: int = 7,
         eur_usd: float = 1.09,
         funding_hourly: float = 0.0000125,
@@ -219,8 +271,9 @@ class HistoricalMarket:
             raise DataFileError("historical market needs prices and DVOL")
         self.seed = seed
         self._days = [p.day for p in prices]
-        self._prices = [p.value for p in prices]
-        self._dvol = {p.day: p.value for p in dvol}
+        self._bars = prices
+        self._dvol_days = [p.day for p in dvol]
+        self._dvol = dvol
         self._eur_usd = eur_usd
         self._funding = funding_hourly
         self._fear_greed = fear_greed
@@ -229,39 +282,51 @@ class HistoricalMarket:
         self._fg_daily = _carried(fear_greed_daily)
         self._events = sorted(events or [], key=lambda e: e.time)
 
-    def _close(self, day: date) -> float:
-        i = bisect_right(self._days, day) - 1
+    @staticmethod
+    def _bar_of(days: list[date], bars: list[DailyBar], day: date) -> tuple[DailyBar, float]:
+        """The day's bar (a day past the data: flat at the last close) and the close before."""
+        i = bisect_right(days, day) - 1
         if i < 0:
-            raise DataFileError(f"no price on or before {day}")
-        return self._prices[i]
+            raise DataFileError(f"no data on or before {day}")
+        bar = bars[i]
+        if bar.day != day:
+            c = bar.close
+            return DailyBar(day, c, c, c, c), c
+        return bar, bars[i - 1].close if i > 0 else bar.open
 
-    def state(self, when: datetime) -> MarketState:
-        """Close of yesterday to close of today in log-price, plus a seeded bridge (0 at ends)."""
+    def _raw(self, when: datetime) -> tuple[float, float]:
+        """(index, DVOL) at ``when``, on the day's paths."""
         day = when.date()
         frac = (when - datetime(day.year, day.month, day.day, tzinfo=UTC)).total_seconds() / DAY
-        start = math.log(self._close(day - timedelta(days=1)))
-        end = math.log(self._close(day))
-        dvol = self._dvol.get(day) or self._dvol.get(day - timedelta(days=1)) or 60.0
-        daily_sd = dvol / 100 / math.sqrt(365)
-        bridge = (
-            sum(
-                normal(self.seed, day.isoformat(), k) * math.sin(math.pi * k * frac) / k
-                for k in range(1, 5)
-            )
-            * daily_sd
-            * 0.5
+        bar, _ = self._bar_of(self._days, self._bars, day)
+        x = day_path(
+            self.seed,
+            "spot",
+            day,
+            (math.log(bar.open), math.log(bar.high), math.log(bar.low), math.log(bar.close)),
+            frac,
         )
-        x = start + (end - start) * frac + bridge
+        vol, before = self._bar_of(self._dvol_days, self._dvol, day)
+        dvol = day_path(self.seed, "dvol", day, (before, vol.high, vol.low, vol.close), frac)
+        return math.exp(x), dvol
+
+    def state(self, when: datetime) -> MarketState:
+        """The market at ``when`` (see the class docstring for what it may read)."""
+        day = when.date()
+        index, dvol = self._raw(when)
+        index_24h, dvol_24h = self._raw(when - timedelta(hours=24))
         eur_usd = self._fx(day - timedelta(days=1)) if self._fx else None
         funding = self._funding_daily(day) if self._funding_daily else None
         fear = self._fg_daily(day) if self._fg_daily else None
         return MarketState(
             time=when,
-            index=math.exp(x),
+            index=index,
             dvol=dvol,
             funding_hourly=funding if funding is not None else self._funding,
             eur_usd=eur_usd if eur_usd is not None else self._eur_usd,
             fear_greed=round(fear) if fear is not None else self._fear_greed,
+            dvol_change_24h=dvol - dvol_24h,
+            move_24h_pct=abs(index / index_24h - 1) * 100,
         )
 
     def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:

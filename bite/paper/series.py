@@ -21,6 +21,7 @@ from typing import Literal
 
 from bite.config.schema import StrategyConfig
 from bite.paper.market import (
+    DailyBar,
     DailyPoint,
     DataFileError,
     HistoricalMarket,
@@ -134,6 +135,46 @@ def available(path: Path, column: str = "close") -> tuple[date, date]:
     return min(days), max(days)
 
 
+def read_bars(
+    path: Path, *, span: tuple[date, date] | None = None, cadence: Cadence = "calendar"
+) -> list[DailyBar]:
+    """Daily bars: open, high, low and close, each column checked as ``read_series`` does.
+
+    A file with a close only gives flat days (each opens at the previous close, its high
+    and low its open and close): the path within a day is then a bridge between closes.
+    """
+    close = read_series(path, "close", span=span, cadence=cadence)
+    try:
+        columns = [
+            read_series(path, c, span=span, cadence=cadence) for c in ("open", "high", "low")
+        ]
+    except DataFileError as exc:
+        if "no column" not in str(exc):
+            raise
+        bars: list[DailyBar] = []
+        previous = close.values[0]
+        for day, value in zip(close.days, close.values, strict=True):
+            bars.append(DailyBar(day, previous, max(previous, value), min(previous, value), value))
+            previous = value
+        return bars
+    opens, highs, lows = (c.values for c in columns)
+    for series in columns:
+        if series.days != close.days:
+            raise DataFileError(f"{path}: the open, high, low and close columns cover other days")
+    for k, day in enumerate(close.days):
+        if (
+            not lows[k]
+            <= min(opens[k], close.values[k])
+            <= max(opens[k], close.values[k])
+            <= highs[k]
+        ):
+            raise DataFileError(f"{path}: {day}: high and low do not bracket open and close")
+    return [
+        DailyBar(d, o, h, lo, c)
+        for d, o, h, lo, c in zip(close.days, opens, highs, lows, close.values, strict=True)
+    ]
+
+
 def to_points(series: Series) -> list[DailyPoint]:
     """A series as the market model's daily points."""
     return [DailyPoint(d, v) for d, v in zip(series.days, series.values, strict=True)]
@@ -156,7 +197,7 @@ def build_market(cfg: StrategyConfig, base_dir: Path) -> MarketSource:
             if market.dvol_file
             else default_data_file("eth_dvol.csv")
         )
-        return HistoricalMarket(to_points(read_series(prices)), to_points(read_series(dvol)), seed)
+        return HistoricalMarket(read_bars(prices), read_bars(dvol), seed)
     return SyntheticMarket(seed)
 
 

@@ -296,3 +296,52 @@ def print_backtest(
         "collateral is not hedged)."
     )
     out.print("Files: " + ", ".join(str(f) for f in files))
+
+
+def print_chain(data: dict[str, Any], console: Console | None = None) -> None:
+    """``bite paper chain --at``: the model's quotes."""
+    out = console or Console()
+    out.print(f"Model chain at {data['time']}: spot {data['spot']}, DVOL {data['dvol']}")
+    print_rows(
+        "Quotes",
+        data["quotes"],
+        ["instrument", "strike", "type", "mark_iv", "bid", "ask", "delta"],
+        out,
+    )
+
+
+def print_chain_comparison(data: dict[str, Any], console: Console | None = None) -> None:
+    """``bite paper chain --compare``: the model beside a recorded chain."""
+    out = console or Console()
+    out.print(
+        f"{data['file']} at {data['time']}; the model there: spot {data['spot']}, "
+        f"DVOL {data['dvol']}"
+    )
+    print_rows(
+        "By expiry (ATM IV; the 0.20-delta strikes)",
+        data["expiries"],
+        [
+            "expiry",
+            "days",
+            "atm_iv",
+            "model_atm_iv",
+            "delta20_put",
+            "model_delta20_put",
+            "delta20_call",
+            "model_delta20_call",
+        ],
+        out,
+    )
+    print_rows(
+        "By moneyness ln(K/F), out-of-the-money options",
+        data["moneyness"],
+        [
+            "moneyness",
+            "options",
+            "iv_error_mean",
+            "iv_error_abs_mean",
+            "spread_median",
+            "model_spread_median",
+        ],
+        out,
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.support import Workspace
 
 
@@ -25,7 +27,9 @@ def test_entry_monitors_every_12h_and_a_close_with_pnl_r_and_a_valid_chain(tmp_p
     assert set(statuses[:-1]) == {"held"}
     status, pnl_eur, r = ws.query("SELECT status, realized_pnl_eur, r_multiple FROM positions")[0]
     assert status == "closed"
-    assert r == float(pnl_eur) / float(ws.query("SELECT sizing_loss_eur FROM positions")[0][0])
+    assert r == pytest.approx(
+        float(pnl_eur) / float(ws.query("SELECT sizing_loss_eur FROM positions")[0][0]), rel=1e-9
+    )
     assert ws.run("audit", "verify").returncode == 0
     events = ws.audit_events()
     assert events.count("HOLD") == len(statuses) - 1

@@ -21,7 +21,7 @@ from bite.paper.market import (
     SyntheticMarket,
     default_data_file,
 )
-from bite.paper.series import read_series, to_points
+from bite.paper.series import read_bars, read_series
 
 from tests.integration.cli_support import ROOT
 
@@ -132,14 +132,33 @@ def relative_spread(q: PaperQuote) -> float:
     return float((q.ask - q.bid) / q.mark)
 
 
-def test_historical_market_meets_each_daily_close() -> None:
-    prices = to_points(read_series(default_data_file("eth_usd_daily.csv")))
-    dvol = to_points(read_series(default_data_file("eth_dvol.csv")))
+def test_the_historical_path_passes_through_the_days_real_high_low_and_close() -> None:
+    prices = read_bars(default_data_file("eth_usd_daily.csv"))
+    dvol = read_bars(default_data_file("eth_dvol.csv"))
     market = HistoricalMarket(prices, dvol, seed=7)
-    close = next(p.value for p in prices if p.day.isoformat() == "2022-06-18")
-    at_midnight = market.state(datetime(2022, 6, 19, tzinfo=UTC))
-    assert at_midnight.index == pytest.approx(close, rel=1e-9)
-    assert market.state(datetime(2022, 6, 18, 12, tzinfo=UTC)).dvol > 0
+    for day in ("2022-06-13", "2022-06-18", "2023-03-10", "2024-08-05"):
+        bar = next(b for b in prices if b.day.isoformat() == day)
+        start = datetime.fromisoformat(day).replace(tzinfo=UTC)
+        path = [market.state(start + timedelta(minutes=m)).index for m in range(1440)]
+        assert path[0] == pytest.approx(bar.open, rel=1e-9)
+        assert max(path) <= bar.high * (1 + 1e-9)
+        assert min(path) >= bar.low * (1 - 1e-9)
+        assert max(path) == pytest.approx(bar.high, rel=2e-3)  # sampled each minute
+        assert min(path) == pytest.approx(bar.low, rel=2e-3)
+        end = market.state(start + timedelta(hours=24) - timedelta(microseconds=1)).index
+        assert end == pytest.approx(bar.close, rel=1e-6)
+
+
+def test_dvol_runs_from_the_previous_close_through_the_days_high_and_low() -> None:
+    prices = read_bars(default_data_file("eth_usd_daily.csv"))
+    dvol = read_bars(default_data_file("eth_dvol.csv"))
+    market = HistoricalMarket(prices, dvol, seed=7)
+    bars = {b.day.isoformat(): b for b in dvol}
+    start = datetime(2022, 6, 13, tzinfo=UTC)
+    path = [market.state(start + timedelta(minutes=m)).dvol for m in range(1440)]
+    assert path[0] == pytest.approx(bars["2022-06-12"].close)
+    assert max(path) == pytest.approx(max(bars["2022-06-13"].high, path[0]), rel=2e-3)
+    assert min(path) == pytest.approx(min(bars["2022-06-13"].low, path[0]), rel=2e-3)
 
 
 def test_a_gap_a_duplicate_and_a_bad_number_are_refused_with_the_line(tmp_path: Path) -> None:
