@@ -164,32 +164,60 @@ class DeribitClient:
             )
         )
 
-    async def instruments(self, *, refresh: bool = False) -> dict[str, Instrument]:
+    async def instruments(
+        self, *, refresh: bool = False, expiring: tuple[datetime, datetime] | None = None
+    ) -> dict[str, Instrument]:
         """Active ETH options by name; asked once, again only when a name is missing.
 
         A one-shot job asks once; a long-lived run (a backtest) refreshes when the book
-        or a ticker request names an instrument listed after the last answer.
+        or a ticker request names an instrument listed after the last answer. A refresh
+        ``expiring`` within a window asks for that window only (a hint the service may
+        ignore) and adds what it finds to what is known.
         """
         if self._instruments is None or refresh:
-            rows = await self._call(
-                "instruments", {"currency": "ETH", "kind": "option", "expired": False}
-            )
+            args: dict[str, Any] = {"currency": "ETH", "kind": "option", "expired": False}
+            if expiring is not None and self._instruments is not None:
+                args["expiry_from"] = int(expiring[0].timestamp() * 1000)
+                args["expiry_to"] = int(expiring[1].timestamp() * 1000)
+            rows = await self._call("instruments", args)
             if not isinstance(rows, list):
                 raise _err("instruments", "answer is not a list")
-            options = [
-                r for r in rows if isinstance(r, Mapping) and r.get("kind", "option") == "option"
-            ]
-            self._instruments = {i.name: i for i in map(instrument_to_info, options)}
+            known = self._instruments or {}
+            fresh: dict[str, Instrument] = dict(known) if "expiry_from" in args else {}
+            for r in rows:
+                if not isinstance(r, Mapping) or r.get("kind", "option") != "option":
+                    continue
+                same = known.get(str(r.get("instrument_name")))
+                if same is not None and same.is_active == bool(r.get("is_active", True)):
+                    fresh[same.name] = same  # an instrument does not change: parsed once
+                else:
+                    info = instrument_to_info(r)
+                    fresh[info.name] = info
+            self._instruments = fresh
         return self._instruments
 
-    async def chain(self) -> ChainSnapshot:
-        """The whole chain from ``book_summary`` + ``instruments`` (two calls, no fan-out)."""
+    async def chain(self, expiring: tuple[datetime, datetime] | None = None) -> ChainSnapshot:
+        """The chain from ``book_summary`` + ``instruments`` (two calls, no fan-out).
+
+        ``expiring`` keeps the options that expire within [from, to]: the service is
+        told (``expiry_from``/``expiry_to`` in ms, a hint it may ignore) and the answer
+        is filtered here whatever it did, so the result is the same from any service.
+        """
         instruments = await self.instruments()
-        rows = await self._call("book_summary", {"currency": "ETH", "kind": "option"})
+        args: dict[str, Any] = {"currency": "ETH", "kind": "option"}
+        if expiring is not None:
+            args["expiry_from"] = int(expiring[0].timestamp() * 1000)
+            args["expiry_to"] = int(expiring[1].timestamp() * 1000)
+        rows = await self._call("book_summary", args)
         if not isinstance(rows, list):
             raise _err("book_summary", "answer is not a list")
         if any(str(r.get("instrument_name")) not in instruments for r in rows):
-            instruments = await self.instruments(refresh=True)  # a listing newer than the cache
+            # a listing newer than the cache
+            instruments = await self.instruments(refresh=True, expiring=expiring)
+        if expiring is not None:
+            instruments = {
+                name: i for name, i in instruments.items() if expiring[0] <= i.expiry <= expiring[1]
+            }
         return summary_to_chain(rows, instruments, self.clock.now(), self.anomaly)
 
     async def ticker(self, name: str) -> OptionQuote:

@@ -110,7 +110,7 @@ async def gather(
         d.candles(now - timedelta(days=history), now, "1D"),
         d.candles(now - timedelta(hours=26), now, "60"),
         d.account_summary(),
-        d.chain() if with_chain else _none(),
+        d.chain((now + timedelta(days=cfg.strikes.dte_min), horizon)) if with_chain else _none(),
         _optional("hyperliquid", clients.hyperliquid.funding(), missing),
         _optional("sentiment", clients.sentiment.fear_greed(), missing),
         _optional("macro", clients.macro.eur_usd(), missing),

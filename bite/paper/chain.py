@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from bite.config.schema import ChainModelConfig
@@ -160,13 +161,19 @@ def listings(
                 )
         if known is not None:
             grid |= known.get(expiry, set())
-        code = expiry_code(expiry)
         for strike in sorted(grid):
             for option_type in OPTION_TYPES:
-                letter = "C" if option_type == "call" else "P"
-                name = f"ETH-{code}-{strike}-{letter}"
-                out.append(Listing(name, strike, option_type, expiry, kind))
+                out.append(_listing(expiry, kind, strike, option_type))
     return out
+
+
+@lru_cache(maxsize=1 << 16)
+def _listing(expiry: datetime, kind: str, strike: int, option_type: OptionType) -> Listing:
+    """One instrument (the same object each time it is listed again)."""
+    letter = "C" if option_type == "call" else "P"
+    return Listing(
+        f"ETH-{expiry_code(expiry)}-{strike}-{letter}", strike, option_type, expiry, kind
+    )
 
 
 def atm_iv(dvol: float, days: float, model: ChainModelConfig) -> float:
@@ -259,11 +266,16 @@ class Chain:
         listed: Callable[[datetime], MarketState] | None = None,
         known: dict[datetime, set[int]] | None = None,
         model: ChainModelConfig = DEFAULT_MODEL,
+        listed_set: dict[str, Listing] | None = None,
     ) -> None:
         self.state = state
         self.seed = seed
         self.model = model
-        self.listings = {x.name: x for x in listings(state, listed, known)}
+        self.listings = (
+            listed_set
+            if listed_set is not None
+            else {x.name: x for x in listings(state, listed, known)}
+        )
         self._quotes: dict[str, PaperQuote] = {}
 
     def quote(self, name: str) -> PaperQuote | None:

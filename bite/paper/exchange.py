@@ -19,7 +19,7 @@ from typing import Any
 from bite.clock import iso_z
 from bite.config.schema import FeesConfig, PaperConfig
 from bite.core.ticks import is_on_tick
-from bite.paper.chain import Chain, PaperQuote, listing_from_name
+from bite.paper.chain import Chain, Listing, PaperQuote, listing_from_name, listings
 from bite.paper.fills import (
     combo_fees,
     combo_prices,
@@ -29,7 +29,7 @@ from bite.paper.fills import (
     short_margin,
     split_price,
 )
-from bite.paper.market import MarketSource
+from bite.paper.market import MarketSource, MarketState
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -95,6 +95,9 @@ class PaperExchange:
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute(
+            "PRAGMA synchronous = NORMAL"
+        )  # WAL stays consistent; fsync at checkpoints
         for statement in SCHEMA.strip().split(";"):
             if statement.strip():
                 self.conn.execute(statement)
@@ -103,40 +106,66 @@ class PaperExchange:
                 "INSERT INTO account VALUES (1, ?, 1, 0, 0)", (str(cfg.starting_equity_eth),)
             )
         self._chains: dict[datetime, Chain] = {}
+        self._listing_states: dict[datetime, MarketState] = {}
+        self._listing_hour: tuple[datetime, dict[str, Listing]] | None = None
+        self._known: dict[datetime, set[int]] | None = None
 
     def close(self) -> None:
         """Close the account database."""
         self.conn.close()
 
+    def _listed(self, when: datetime) -> MarketState:
+        """The market when an expiry was listed (asked again at every chain: kept)."""
+        state = self._listing_states.get(when)
+        if state is None:
+            state = self.market.state(when)
+            self._listing_states[when] = state
+        return state
+
     # -- market ---------------------------------------------------------------------------
 
     def chain(self, now: datetime) -> Chain:
-        """The modelled chain at ``now`` (cached for the instant)."""
+        """The modelled chain at ``now`` (cached for the instant): quotes at ``now`` of the
+        instruments listed in its hour (``listed_in_hour``)."""
         chain = self._chains.get(now)
         if chain is None:
-            known: dict[datetime, set[int]] = {}
+            listed = {name: x for name, x in self.listed_in_hour(now).items() if x.expiry > now}
+            chain = Chain(
+                self.market.state(now), self.market.seed, model=self.cfg.chain, listed_set=listed
+            )
+            self._chains = {now: chain}
+        return chain
+
+    def listed_in_hour(self, now: datetime) -> dict[str, Listing]:
+        """What is listed in the hour of ``now``: set at the hour's start (the same in every
+        process), with every strike listed before and not yet expired. A strike once listed
+        stays listed until its expiry (``listed_strikes``)."""
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        if self._listing_hour is not None and self._listing_hour[0] == hour:
+            return self._listing_hour[1]
+        if self._known is None:  # read once; this process adds what it lists
+            self._known = {}
             rows = self.conn.execute(
-                "SELECT expiry_ms, strike FROM listed_strikes WHERE expiry_ms > ?", (_ms(now),)
+                "SELECT expiry_ms, strike FROM listed_strikes WHERE expiry_ms > ?", (_ms(hour),)
             ).fetchall()
             for expiry_ms, strike in rows:
                 expiry = datetime.fromtimestamp(expiry_ms / 1000, tz=UTC)
-                known.setdefault(expiry, set()).add(int(strike))
-            chain = Chain(
-                self.market.state(now),
-                self.market.seed,
-                self.market.state,
-                known,
-                self.cfg.chain,
-            )
-            fresh = [
-                (_ms(x.expiry), x.strike)
-                for x in chain.listings.values()
-                if x.strike not in known.get(x.expiry, set())
-            ]
-            if fresh:  # a strike once listed stays listed until its expiry
+                self._known.setdefault(expiry, set()).add(int(strike))
+        known = {e: s for e, s in self._known.items() if e > hour}
+        self._known = known
+        found = {x.name: x for x in listings(self.market.state(hour), self._listed, known)}
+        fresh = [
+            (_ms(x.expiry), x.strike)
+            for x in found.values()
+            if x.strike not in known.get(x.expiry, set())
+        ]
+        if fresh:
+            with self.conn:  # one transaction, not one per row
                 self.conn.executemany("INSERT OR IGNORE INTO listed_strikes VALUES (?, ?)", fresh)
-            self._chains = {now: chain}
-        return chain
+            for x in found.values():
+                known.setdefault(x.expiry, set()).add(x.strike)
+        self._listing_hour = (hour, found)
+        return found
 
     # -- account --------------------------------------------------------------------------
 

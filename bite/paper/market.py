@@ -227,10 +227,7 @@ def day_path(
     hi, lo = max(high, start, end), min(low, start, end)
     if hi - lo <= 0:
         return start
-    tag = (key, day.isoformat())
-    high_first = unit(seed, *tag, "order") < 0.5
-    t1 = 0.08 + 0.37 * unit(seed, *tag, "t1")
-    t2 = 0.55 + 0.37 * unit(seed, *tag, "t2")
+    high_first, t1, t2, normals = _day_draws(seed, key, day)
     e1, e2 = (hi, lo) if high_first else (lo, hi)
     if frac <= t1:
         a, b, va, vb, seg = 0.0, t1, start, e1, 0
@@ -239,9 +236,28 @@ def day_path(
     else:
         a, b, va, vb, seg = t2, 1.0, e2, end, 2
     u = (frac - a) / (b - a)
-    noise = sum(normal(seed, *tag, seg, k) * math.sin(math.pi * k * u) / k for k in (1, 2, 3))
+    n1, n2, n3 = normals[seg]
+    noise = (
+        n1 * math.sin(math.pi * u)
+        + n2 * math.sin(2 * math.pi * u) / 2
+        + n3 * math.sin(3 * math.pi * u) / 3
+    )
     value = va + (vb - va) * u + 0.12 * (hi - lo) * noise
     return min(max(value, lo), hi)
+
+
+@lru_cache(maxsize=1 << 14)
+def _day_draws(
+    seed: int, key: str, day: date
+) -> tuple[bool, float, float, tuple[tuple[float, float, float], ...]]:
+    """A day's seeded draws: which extreme comes first, when, and the bridge's normals."""
+    tag = (key, day.isoformat())
+    return (
+        unit(seed, *tag, "order") < 0.5,
+        0.08 + 0.37 * unit(seed, *tag, "t1"),
+        0.55 + 0.37 * unit(seed, *tag, "t2"),
+        tuple(tuple(normal(seed, *tag, seg, k) for k in (1, 2, 3)) for seg in range(3)),  # type: ignore[misc]
+    )
 
 
 class HistoricalMarket:
@@ -281,6 +297,7 @@ class HistoricalMarket:
         self._funding_daily = _carried(funding_daily)
         self._fg_daily = _carried(fear_greed_daily)
         self._events = sorted(events or [], key=lambda e: e.time)
+        self._raw_cache: dict[datetime, tuple[float, float]] = {}
 
     @staticmethod
     def _bar_of(days: list[date], bars: list[DailyBar], day: date) -> tuple[DailyBar, float]:
@@ -295,7 +312,16 @@ class HistoricalMarket:
         return bar, bars[i - 1].close if i > 0 else bar.open
 
     def _raw(self, when: datetime) -> tuple[float, float]:
-        """(index, DVOL) at ``when``, on the day's paths."""
+        """(index, DVOL) at ``when``, on the day's paths (kept: candles ask the same instants
+        again and again)."""
+        found = self._raw_cache.get(when)
+        if found is None:
+            if len(self._raw_cache) > 200_000:
+                self._raw_cache.clear()
+            found = self._raw_cache[when] = self._path(when)
+        return found
+
+    def _path(self, when: datetime) -> tuple[float, float]:
         day = when.date()
         frac = (when - datetime(day.year, day.month, day.day, tzinfo=UTC)).total_seconds() / DAY
         bar, _ = self._bar_of(self._days, self._bars, day)

@@ -212,6 +212,8 @@ class PaperService:
 
     def _deribit_instruments(self, args: dict[str, Any], now: datetime) -> Any:
         chain = self.exchange.chain(now)
+        first = int(args.get("expiry_from", 0))
+        last = int(args.get("expiry_to", 2**62))
         return [
             {
                 "instrument_name": x.name,
@@ -232,13 +234,21 @@ class PaperService:
                 "instrument_type": "reversed",
             }
             for x in chain.listings.values()
+            if first <= x.expiry.timestamp() * 1000 <= last
         ]
 
     def _deribit_book_summary(self, args: dict[str, Any], now: datetime) -> Any:
         chain = self.exchange.chain(now)
         index = round(chain.state.index, 2)
         stamp = int(now.timestamp() * 1000)
-        return [summary_json(q, index, stamp) for q in chain.all_quotes()]
+        first = int(args.get("expiry_from", 0))
+        last = int(args.get("expiry_to", 2**62))
+        return [
+            summary_json(q, index, stamp)
+            for name, listing in chain.listings.items()
+            if first <= listing.expiry.timestamp() * 1000 <= last
+            and (q := chain.quote(name)) is not None
+        ]
 
     def _deribit_ticker(self, args: dict[str, Any], now: datetime) -> Any:
         chain = self.exchange.chain(now)

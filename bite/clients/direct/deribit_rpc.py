@@ -140,10 +140,14 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         return await self._public("public/get_tradingview_chart_data", args)
 
     async def _tool_instruments(self, args: dict[str, Any]) -> Any:
-        return await self._public("public/get_instruments", args)
+        # Deribit has no expiry filter: the window hint stays here (the client merges)
+        venue_args = {k: v for k, v in args.items() if k not in ("expiry_from", "expiry_to")}
+        return await self._public("public/get_instruments", venue_args)
 
     async def _tool_book_summary(self, args: dict[str, Any]) -> Any:
-        return await self._public("public/get_book_summary_by_currency", args)
+        # Deribit has no expiry filter: the window hint stays here (the client filters)
+        venue_args = {k: v for k, v in args.items() if k not in ("expiry_from", "expiry_to")}
+        return await self._public("public/get_book_summary_by_currency", venue_args)
 
     async def _tool_ticker(self, args: dict[str, Any]) -> Any:
         return await self._public("public/ticker", args)
