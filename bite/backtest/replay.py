@@ -333,7 +333,15 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
                     result.skipped[reason] += 1
             if result.halt_began is None and any(r in HALTS for r in outcome.reasons):
                 result.halt_began = slot.isoformat()
-            _decided(result, slot, kind, outcome.status, outcome.reasons)
+            _decided(
+                result,
+                slot,
+                kind,
+                outcome.status,
+                outcome.reasons,
+                outcome.numbers.get("spot"),
+                outcome.numbers.get("dvol"),
+            )
         else:
             monitored = await run_monitor_cycle(run)
             for position in monitored.positions:
@@ -341,11 +349,11 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
                     result.exits[position.action or position.status] += 1
             if monitored.status not in ("not_due", "no_positions"):
                 actions = [f"{p.position_id}:{p.action or p.status}" for p in monitored.positions]
-                _decided(result, slot, kind, monitored.status, actions)
+                _decided(result, slot, kind, monitored.status, actions, monitored.spot, None)
     except McpError as exc:
         result.errors[f"{kind}:{type(exc).__name__}"] += 1
         log.warning("slot %s (%s) skipped: %s", slot.isoformat(), kind, exc)
-        _decided(result, slot, kind, "error", [type(exc).__name__])
+        _decided(result, slot, kind, "error", [type(exc).__name__], None, None)
     if kind == "monitor" and slot.hour not in RECORD_HOURS:
         return
     summary = await run.clients.deribit.account_summary()
@@ -363,14 +371,24 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
 
 
 def _decided(
-    result: BacktestResult, slot: datetime, kind: str, status: str, reasons: list[str]
+    result: BacktestResult,
+    slot: datetime,
+    kind: str,
+    status: str,
+    reasons: list[str],
+    spot: object,
+    dvol: object,
 ) -> None:
+    """A row of decisions.csv: the slot, what was decided and why, and the spot and DVOL
+    the decision saw (so a change in what it saw shows in the file)."""
     result.decisions.append(
         {
             "time": slot.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "slot": kind,
             "status": status,
             "reasons": " ".join(reasons),
+            "spot": "" if spot is None else str(spot),
+            "dvol": "" if dvol is None else str(dvol),
         }
     )
 

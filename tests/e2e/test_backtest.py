@@ -109,3 +109,50 @@ def test_a_range_outside_the_data_is_refused_with_what_is_available(tmp_path: Pa
     )
     assert done.returncode == 2
     assert "DVOL covers 2021-03-24..2026-04-06" in done.stderr or "prices cover" in done.stderr
+
+
+def _scaled_after(source: Path, target: Path, day: str, factor: float) -> None:
+    """A copy of a daily file whose every row dated after ``day`` is scaled (OHLC alike)."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    numeric = [i for i, name in enumerate(header) if name in ("open", "high", "low", "close")]
+    out = [lines[0]]
+    for line in lines[1:]:
+        cells = line.split(",")
+        if cells[0] > day:
+            for i in numeric:
+                cells[i] = repr(float(cells[i]) * factor)
+        out.append(",".join(cells))
+    target.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _up_to(path: Path, last: str) -> list[str]:
+    """The rows of a CSV output whose first column (a time or id time) is on or before ``last``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [lines[0], *(line for line in lines[1:] if line.split(",")[0][:10] <= last)]
+
+
+def test_changing_every_row_after_a_day_changes_nothing_up_to_its_end(tmp_path: Path) -> None:
+    day = "2022-02-22"  # a position opened on the 21st is held through it
+    prices, dvol = tmp_path / "prices.csv", tmp_path / "dvol.csv"
+    _scaled_after(default_data_file("eth_usd_daily.csv"), prices, day, 1.37)
+    _scaled_after(default_data_file("eth_dvol.csv"), dvol, day, 0.61)
+    code, _, err = run(tmp_path, "real")
+    code_changed, _, err_changed = run(
+        tmp_path, "changed", "--prices", str(prices), "--dvol", str(dvol)
+    )
+    assert (code, code_changed) == (0, 0), err + err_changed
+    real, changed = tmp_path / "real", tmp_path / "changed"
+    decisions = _up_to(real / "decisions.csv", day)
+    assert sum(1 for line in decisions if ",entry," in line) >= 6  # the check has weight
+    assert decisions == _up_to(changed / "decisions.csv", day)
+    assert _up_to(real / "equity.csv", day) == _up_to(changed / "equity.csv", day)
+    trades = [
+        line
+        for line in (real / "trades.csv").read_text(encoding="utf-8").splitlines()[1:]
+        if line.split(",")[2][:10] <= day
+    ]
+    changed_trades = (changed / "trades.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert all(line in changed_trades for line in trades)
+    # and the runs do part after the day: the change was seen from the next day on
+    assert (real / "equity.csv").read_bytes() != (changed / "equity.csv").read_bytes()

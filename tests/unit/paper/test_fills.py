@@ -95,3 +95,53 @@ def test_the_paper_venue_settles_and_reports_the_same_delivery_price(tmp_path: P
     finally:
         exchange.close()
     assert listed == [{"date": "2026-03-13", "delivery_price": float(expected)}]
+
+
+@settings(max_examples=80)
+@given(
+    i=st.integers(min_value=0, max_value=len(PUTS) - 1),
+    side=st.sampled_from(["sell", "buy"]),
+    ticks_inside=st.integers(min_value=1, max_value=40),
+)
+def test_at_the_touch_a_limit_inside_the_touch_never_fills(
+    i: int, side: str, ticks_inside: int
+) -> None:
+    """``paper.fills: touch``: a credit below the touch credit, a debit above the touch debit
+    only; ``improve`` fills some of the same limits (half the way to the mid)."""
+    quotes = (
+        spread(i)
+        if side == "sell"
+        else [(q, "buy" if d == "sell" else "sell") for q, d in spread(i)]
+    )
+    prices = combo_prices(quotes, side)
+    if prices is None:
+        return
+    inside = Decimal("0.0001") * ticks_inside
+    limit = prices.touch + inside if side == "sell" else prices.touch - inside
+    assert not crosses(limit, prices, side, Decimal(0))
+    assert crosses(prices.touch, prices, side, Decimal(0))
+
+
+def test_the_exchange_fills_at_the_touch_only_when_told(tmp_path: Path) -> None:
+    market = SyntheticMarket(7)
+    now = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    quotes = spread(len(PUTS) // 3)
+    prices = combo_prices(quotes, "sell")
+    assert prices is not None and prices.mid - prices.touch >= Decimal("0.0002")
+    limit = prices.touch + Decimal("0.0001")  # inside the touch, short of halfway to the mid
+    legs = [{"instrument_name": q.listing.name, "direction": d} for q, d in quotes]
+    states = {}
+    for fills in ("touch", "improve"):
+        exchange = PaperExchange(
+            tmp_path / f"{fills}.sqlite",
+            market,
+            PaperConfig(fills=fills),
+            FeesConfig(),
+            Decimal("0.0001"),
+        )
+        try:
+            order = exchange.place_combo_order(legs, "sell", 1, limit, f"bite-{fills}", now)
+            states[fills] = order["order"]["order_state"]
+        finally:
+            exchange.close()
+    assert states == {"touch": "open", "improve": "filled"}
