@@ -140,7 +140,7 @@ def test_the_exchange_fills_at_the_touch_only_when_told(tmp_path: Path) -> None:
             Decimal("0.0001"),
         )
         try:
-            order = exchange.place_combo_order(legs, "sell", 1, limit, f"bite-{fills}", now)
+            order = exchange.place_combo_order(legs, "sell", 1, str(limit), f"bite-{fills}", now)
             states[fills] = order["order"]["order_state"]
         finally:
             exchange.close()
