@@ -47,6 +47,14 @@ def _fills(value: str) -> Any:
 def backtest_command(
     start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    mode: Annotated[
+        str | None,
+        typer.Argument(
+            help="sweep: a walk-forward study of a grid of parameter sets (--grid, --split, "
+            "--workers); without it, one backtest.",
+            show_default=False,
+        ),
+    ] = None,
     prices: Annotated[
         Path | None,
         typer.Option(
@@ -101,8 +109,25 @@ def backtest_command(
             show_default=False,
         ),
     ] = None,
+    grid: Annotated[
+        Path | None,
+        typer.Option("--grid", help="sweep: dotted keys to lists of values, and variants:."),
+    ] = None,
+    split: Annotated[
+        str | None, typer.Option("--split", help="sweep: the first out-of-sample day.")
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="sweep: worker processes (default: every core)."),
+    ] = None,
 ) -> None:
-    """Replay the schedule over real ETH history with the live cycle functions."""
+    """Replay the schedule over real ETH history with the live cycle functions.
+
+    ``bite backtest sweep`` runs a study instead: every parameter set of --grid under each
+    of its variants, in-sample (--from to the day before --split) and out-of-sample
+    (--split to --to), fills at the touch and no halts; sweep.csv and ranked.csv go in
+    --out (docs/backtest.md).
+    """
     import asyncio
     from decimal import Decimal, InvalidOperation
 
@@ -113,6 +138,14 @@ def backtest_command(
 
     with _exit_codes():
         first, last = _day(start), _day(end)
+        if mode is not None:
+            if mode != "sweep":
+                raise UsageError(f"bite backtest {mode}: the only mode is 'sweep'")
+            if grid is None or split is None:
+                raise UsageError("bite backtest sweep needs --grid and --split")
+            _setup(None, log_level)
+            _sweep(grid, first, _day(split), last, out, workers, config, as_json)
+            return
         shipped = default_inputs(first, last)
         try:
             equity = Decimal(starting_equity_eth)
@@ -172,6 +205,90 @@ def backtest_command(
         from bite.reporting.tables import print_backtest
 
         print_backtest(summary, first, last, files)
+
+
+def _sweep(
+    grid_path: Path,
+    first: Any,
+    split: Any,
+    last: Any,
+    out: Path,
+    workers: int | None,
+    config: Path | None,
+    as_json: bool,
+) -> None:
+    import os
+
+    from bite.backtest import sweep
+    from bite.config.loader import load_config
+    from bite.context import resolve_config_path
+    from bite.paper.market import DataFileError
+
+    cfg = load_config(resolve_config_path(config, environ())).config
+    grid = sweep.read_grid(grid_path)
+    try:
+        runs = sweep.plan(grid, cfg, first, split, last)
+    except DataFileError as exc:
+        raise UsageError(str(exc)) from None
+    count = workers or os.cpu_count() or 1
+    bar = None
+    progress = None
+    if not as_json and sys.stderr.isatty():
+        from rich.progress import Progress
+
+        bar = Progress(transient=True)
+        task = bar.add_task(f"sweep: {len(runs)} runs on {count} workers", total=len(runs))
+        bar.start()
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+    try:
+        results = sweep.execute(runs, count, progress)
+    except DataFileError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    table = sweep.rows(grid, results)
+    ranking = sweep.ranked(grid, table)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.csv").write_text(sweep.csv_text(table), encoding="utf-8", newline="\n")
+    (out / "ranked.csv").write_text(sweep.csv_text(ranking), encoding="utf-8", newline="\n")
+    data = {
+        "job": "backtest sweep",
+        "from": str(first),
+        "split": str(split),
+        "to": str(last),
+        "sets": len(grid.sets()),
+        "variants": list(grid.variants),
+        "runs": len(runs),
+        "fills": "touch",
+        "halts": "off (negative_edge, drawdown_halt)",
+        "ranked": ranking,
+        "files": [str(out / "sweep.csv"), str(out / "ranked.csv")],
+    }
+    if as_json:
+        _emit(data)
+        return
+    from bite.reporting.tables import print_rows
+
+    print_rows(
+        f"Sweep {first} | {split} | {last}: {len(runs)} runs, fills at the touch, no halts; "
+        "ranked by the in-sample interval's lower end under the worst variant",
+        ranking[:15],
+        [
+            "set",
+            *grid.parameters,
+            "worst_variant",
+            "in_trades",
+            "in_expectancy_r",
+            "in_ci95_low",
+            "out_trades",
+            "out_expectancy_r",
+            "out_ci95_low",
+        ],
+    )
 
 
 # -- services and the paper exchange ------------------------------------------------------

@@ -316,6 +316,7 @@ class BackupConfig(Section):
     keep_hourly: Annotated[int, Field(ge=1)] = 48
     keep_daily: Annotated[int, Field(ge=0)] = 30
     gzip_logs_after_days: Annotated[int, Field(ge=1)] = 30
+    keep_chain_days: Annotated[int, Field(ge=1)] = 90
 
 
 class MetricsConfig(Section):

@@ -37,6 +37,7 @@ from bite.errors import (
     UsageError,
     as_bite_error,
 )
+from bite.jobs.chains import prune_chains
 from bite.safety.audit_log import VERIFIED_KEY, AuditLog, VerifiedHead
 from bite.safety.kill_switch import KillSwitch
 from bite.safety.lock import JobLock
@@ -219,6 +220,7 @@ def run_backup(
             (target_dir / f"audit-{match.group(1)}.log").unlink(missing_ok=True)
         removed.append(name)
     gzipped = gzip_old_logs(data_dir, now, cfg.gzip_logs_after_days)
+    removed += prune_chains(data_dir, now, cfg.keep_chain_days)
     size = final.stat().st_size
     audit.append(
         "BACKUP_DONE",

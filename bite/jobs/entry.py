@@ -40,6 +40,7 @@ from bite.core.types import (
 from bite.errors import McpDataAnomalyError, McpError
 from bite.jobs.booking import opened_fields, proposal_values
 from bite.jobs.boot import Run
+from bite.jobs.chains import record_chain
 from bite.jobs.orders import COMBO_UNAVAILABLE, SETTLEMENT_WINDOW, OrderPlan, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather
 from bite.reporting.messages import entry_message
@@ -154,6 +155,8 @@ async def run_entry_cycle(  # noqa: PLR0911 - one return per step, read in order
     if run.choice.refused:
         return EntryOutcome("config_unapproved", ["config_unapproved"])
     snap = await gather(run.clients, run.cfg, run.clock.now())
+    if snap.chain is not None and run.environment != "paper" and not run.dry_run:
+        record_chain(run.data_dir, snap.chain, run.clock.now())  # what the market quoted
     kelly = _kelly(run)
     if not run.dry_run:
         sample = run.state.repo.current_sample()

@@ -156,3 +156,70 @@ def test_changing_every_row_after_a_day_changes_nothing_up_to_its_end(tmp_path: 
     assert all(line in changed_trades for line in trades)
     # and the runs do part after the day: the change was seen from the next day on
     assert (real / "equity.csv").read_bytes() != (changed / "equity.csv").read_bytes()
+
+
+GRID = """\
+strikes.short_delta_target: [0.16, 0.20]
+exit.take_profit_pct_of_credit: [0.5]
+variants:
+  base: {}
+  wide: {paper.chain.spread_scale: 1.5}
+"""
+
+
+def test_a_sweep_writes_the_same_files_with_one_worker_or_two(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(GRID, encoding="utf-8")
+    outputs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        done = bite(
+            "backtest",
+            "sweep",
+            "--grid",
+            str(grid),
+            "--from",
+            "2022-01-03",
+            "--split",
+            "2022-02-14",
+            "--to",
+            "2022-03-13",
+            "--workers",
+            workers,
+            "--out",
+            str(out),
+            "--json",
+            "--config",
+            str(ROOT / "strategy.yaml"),
+            process=True,  # worker processes are forked: from a process of its own
+        )
+        assert done.returncode == 0, done.stderr
+        outputs[workers] = (out / "sweep.csv").read_bytes(), (out / "ranked.csv").read_bytes()
+        report = json.loads(done.stdout)
+        assert report["runs"] == 2 * 2 * 2  # sets x variants x (in, out)
+        assert report["fills"] == "touch"
+    assert outputs["1"] == outputs["2"]
+    rows = outputs["1"][0].decode().splitlines()
+    assert rows[0].startswith("set,variant,strikes.short_delta_target,")
+    assert len(rows) == 1 + 2 * 2
+
+
+def test_a_grid_key_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text("strikes.short_delta_targte: [0.2]\n", encoding="utf-8")
+    done = bite(
+        "backtest",
+        "sweep",
+        "--grid",
+        str(grid),
+        "--from",
+        "2022-01-03",
+        "--split",
+        "2022-02-14",
+        "--to",
+        "2022-03-13",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert done.returncode == 2
+    assert "strikes.short_delta_targte" in done.stderr

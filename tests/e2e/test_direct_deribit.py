@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bite.paper.calibration import read_recorded
 
 from tests.e2e.deribit_server import FakeDeribit, deribit_server, local_server
 from tests.e2e.virtual_job import run_job
@@ -292,6 +293,10 @@ def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
             [(short, "sell", float(n)), (long, "buy", float(n))]
         )
         assert venue.positions == {short: -n, long: n}
+        # the quotes the entry read are kept, in the form --compare reads
+        [recorded] = (data_dir / "chains").glob("chain-*.csv.gz")
+        quotes = read_recorded(recorded)
+        assert short in {q.name for q in quotes} and long in {q.name for q in quotes}
 
         # the next monitor run manages it through the same connector
         venue.now = TRADING_TIME + timedelta(hours=12)  # the venue's quotes are fresh

@@ -112,3 +112,27 @@ def test_the_shipped_smile_parameters_are_the_least_squares_fit_of_the_snapshot(
                     points.append((z, iv / atm))
     skew, curvature = smile_fit(points)
     assert (round(skew, 4), round(curvature, 4)) == (MODEL.skew, MODEL.curvature)
+
+
+def test_recorded_chains_are_kept_one_an_hour_and_pruned_by_age(tmp_path: Path) -> None:
+    from bite.clients.deribit_json import ChainSnapshot
+    from bite.jobs.chains import prune_chains, record_chain
+
+    from tests.support import load_chain_snapshot
+
+    _, _, quotes = load_chain_snapshot()
+    chain = ChainSnapshot(tuple(quotes), 0, 0)
+    first = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)
+    written = record_chain(tmp_path, chain, first)
+    assert written is not None
+    assert record_chain(tmp_path, chain, first.replace(minute=40)) is None  # one an hour
+    back = read_recorded(written)
+    assert {q.name for q in back} == {q.name for q in quotes}
+    (tmp_path / "chains" / "mine.csv").write_text("an operator's file", encoding="utf-8")
+    later = first.replace(day=20)
+    assert record_chain(tmp_path, chain, later) is not None
+    assert prune_chains(tmp_path, later, keep_days=10) == (written.name,)
+    assert sorted(p.name for p in (tmp_path / "chains").iterdir()) == [
+        "chain-20260320T14Z.csv.gz",
+        "mine.csv",
+    ]
