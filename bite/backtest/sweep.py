@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bite.backtest.replay import default_inputs, run_backtest
+from bite.backtest.replay import default_inputs, load_market, run_backtest
 from bite.config.schema import StrategyConfig
 from bite.errors import ConfigError
 from bite.paper.market import DataFileError
@@ -138,6 +138,8 @@ def plan(grid: Grid, cfg: StrategyConfig, start: date, split: date, end: date) -
     """Every run of the study, in a fixed order."""
     if not start < split <= end:
         raise DataFileError("--split must fall after --from and no later than --to")
+    for first, last in ((start, split - timedelta(days=1)), (split, end)):
+        load_market(default_inputs(first, last), cfg)  # bad data fails now, not in a worker
     runs = []
     for set_id, values in enumerate(grid.sets(), start=1):
         for variant, extra in grid.variants.items():

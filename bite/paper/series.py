@@ -32,7 +32,7 @@ from bite.paper.market import (
 )
 
 Cadence = Literal["calendar", "working"]
-MAX_WORKING_GAP_DAYS = 4  # a weekend plus a holiday
+MAX_WORKING_GAP_DAYS = 5  # a weekend and two holidays (Good Friday and Easter Monday)
 
 
 @dataclass(frozen=True)
