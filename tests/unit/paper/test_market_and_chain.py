@@ -190,3 +190,13 @@ def test_scripted_market_interpolates_between_points(tmp_path: Path) -> None:
 def test_decimal_marks_are_exact_text() -> None:
     q = Chain(SyntheticMarket(7).state(T), 7).all_quotes()[0]
     assert isinstance(q.mark, Decimal)
+
+
+def test_working_day_rates_may_skip_easter_but_not_more(tmp_path: Path) -> None:
+    # the ECB publishes no rate on Good Friday and Easter Monday: Thursday to Tuesday
+    path = tmp_path / "eurusd.csv"
+    path.write_text("date,close\n2025-04-17,1.13\n2025-04-22,1.14\n", encoding="utf-8")
+    assert read_series(path, cadence="working").values == (1.13, 1.14)
+    path.write_text("date,close\n2025-04-17,1.13\n2025-04-23,1.14\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="gap from 2025-04-17"):
+        read_series(path, cadence="working")
