@@ -8,9 +8,23 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from tests.integration.cli_support import bite
+from tests.support import with_rules_under_test
 
 ENTRY_MONDAY = "2026-01-05T14:00:00Z"  # the synthetic market (seed 7) accepts an entry here
+
+
+def workspace_config(config_text: str) -> str:
+    """The test's config text with instant retries and the rules the scenarios were written
+    for (``RULES_UNDER_TEST``) wherever the text says nothing of them."""
+    data = yaml.safe_load(config_text) if config_text.strip() else {}
+    if not isinstance(data, dict):  # a test of a broken file: written as it is
+        return "execution:\n  retry_waits_s: [0, 0]\n" + config_text
+    data = with_rules_under_test(data)
+    data.setdefault("execution", {}).setdefault("retry_waits_s", [0, 0])
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 class Workspace:
@@ -19,9 +33,7 @@ class Workspace:
     def __init__(self, root: Path, config_text: str = "") -> None:
         self.root = root
         self.config = root / "strategy.yaml"
-        self.config.write_text(
-            "execution:\n  retry_waits_s: [0, 0]\n" + config_text, encoding="utf-8"
-        )
+        self.config.write_text(workspace_config(config_text), encoding="utf-8")
         self.data = root / "data"
 
     def run(

@@ -6,14 +6,23 @@ import json
 import re
 from pathlib import Path
 
+import yaml
 from bite.backtest import replay as backtest_module
 from bite.jobs import entry as entry_job
 from bite.jobs import monitor as monitor_job
 from bite.paper.market import default_data_file
 
 from tests.integration.cli_support import ROOT, bite
+from tests.support import with_rules_under_test
 
 SPAN = ("--from", "2022-01-03", "--to", "2022-03-20")
+
+
+def pinned(tmp_path: Path) -> Path:
+    """The defaults with the rules these scenarios were written for (RULES_UNDER_TEST)."""
+    path = tmp_path / "pinned.yaml"
+    path.write_text(yaml.safe_dump(with_rules_under_test({})), encoding="utf-8")
+    return path
 
 
 def run(tmp_path: Path, out: str, *extra: str) -> tuple[int, dict[str, object], str]:
@@ -24,7 +33,7 @@ def run(tmp_path: Path, out: str, *extra: str) -> tuple[int, dict[str, object], 
         str(tmp_path / out),
         "--json",
         "--config",
-        str(ROOT / "strategy.yaml"),
+        str(pinned(tmp_path)),
         "--fills",
         "improve",  # the mechanics under test need trades; studies fill at the touch
         *extra,
