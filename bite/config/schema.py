@@ -172,7 +172,7 @@ class StrikesConfig(Section):
     short_delta_min: Annotated[float, Field(gt=0, lt=0.5)] = 0.12
     short_delta_max: Annotated[float, Field(gt=0, lt=0.5)] = 0.25
     short_delta_target: Annotated[float, Field(gt=0, lt=0.5)] = 0.20
-    width_pct_of_spot: Annotated[float, Field(gt=0, le=50)] = 5
+    width_pct_of_spot: Annotated[float, Field(gt=0, le=50)] = 8
     width_min_pct: Annotated[float, Field(gt=0, le=50)] = 3
     width_max_pct: Annotated[float, Field(gt=0, le=50)] = 10
     min_credit_to_width: Annotated[float, Field(gt=0, lt=1)] = 0.10
@@ -242,11 +242,11 @@ class ExitConfig(Section):
     """Exit rules (docs/strategy.md 10)."""
 
     stop_loss_multiple_of_credit: PositiveFloat = 2.0
-    short_delta_breach: Annotated[float, Field(gt=0, lt=1)] = 0.40
+    short_delta_breach: Annotated[float, Field(gt=0, lt=1)] = 0.30
     vol_shock_dvol_rise: PositiveFloat = 15
     vol_shock_return_4h_pct: PositiveFloat = 3
     time_exit_hours: NonNegFloat = 100
-    take_profit_pct_of_credit: Annotated[float, Field(gt=0, lt=1)] = 0.50
+    take_profit_pct_of_credit: Annotated[float, Field(gt=0, lt=1)] = 0.75
     degraded_cap_pct_of_width: Annotated[float, Field(gt=0, le=100)] = 10
 
 
