@@ -18,8 +18,6 @@ order and the files come out the same whatever the number of workers.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import itertools
 import multiprocessing
 from collections.abc import Callable
@@ -221,14 +219,3 @@ def ranked(grid: Grid, table: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return sorted(out, key=lambda r: (-_low(r["in_ci95_low"]), r["set"]))
-
-
-def csv_text(table: list[dict[str, Any]]) -> str:
-    """Rows as CSV text (LF, the first row's keys)."""
-    if not table:
-        return ""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(table[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(table)
-    return buffer.getvalue()

@@ -220,6 +220,7 @@ def _sweep(
     import os
 
     from bite.backtest import sweep
+    from bite.backtest.replay import csv_text
     from bite.config.loader import load_config
     from bite.context import resolve_config_path
     from bite.paper.market import DataFileError
@@ -253,8 +254,8 @@ def _sweep(
     table = sweep.rows(grid, results)
     ranking = sweep.ranked(grid, table)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "sweep.csv").write_text(sweep.csv_text(table), encoding="utf-8", newline="\n")
-    (out / "ranked.csv").write_text(sweep.csv_text(ranking), encoding="utf-8", newline="\n")
+    (out / "sweep.csv").write_text(csv_text(table), encoding="utf-8", newline="\n")
+    (out / "ranked.csv").write_text(csv_text(ranking), encoding="utf-8", newline="\n")
     data = {
         "job": "backtest sweep",
         "from": str(first),
