@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -148,3 +149,54 @@ def test_the_wall_clock_sends_no_time_header(httpx_mock: HTTPXMock) -> None:
     http, _ = make_http()
     run(http.call("deribit", "environment", {}))
     assert "X-Bite-Now" not in httpx_mock.get_requests()[0].headers
+
+
+def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
+    httpx_mock: HTTPXMock,
+) -> None:
+    """The expiry window is a hint: a service that answers with every option (as Deribit
+    does) still gives the client only the window's, and the hint was sent."""
+    from tests.support import load_chain_snapshot
+
+    _, _, quotes = load_chain_snapshot()
+    instruments = [
+        {
+            "instrument_name": q.name,
+            "kind": "option",
+            "strike": float(q.strike),
+            "option_type": q.option_type,
+            "expiration_timestamp": int(q.expiry.timestamp() * 1000),
+            "tick_size": 0.0001,
+            "tick_size_steps": [{"above_price": 0.005, "tick_size": 0.0005}],
+            "min_trade_amount": 1,
+            "is_active": True,
+        }
+        for q in quotes
+    ]
+    rows = [
+        {
+            "instrument_name": q.name,
+            "bid_price": float(q.bid) if q.bid else None,
+            "ask_price": float(q.ask) if q.ask else None,
+            "mark_price": float(q.mark),
+            "mark_iv": q.mark_iv,
+            "underlying_price": float(q.forward),
+            "open_interest": q.open_interest,
+            "creation_timestamp": 1763777713871,
+        }
+        for q in quotes
+    ]
+    httpx_mock.add_response(url=f"{URL}/tools/instruments", json=instruments)
+    httpx_mock.add_response(url=f"{URL}/tools/book_summary", json=rows)
+    http, _ = make_http()
+    client = DeribitClient(http, WallClock(), AnomalyConfig(dvol_min=1, iv_max=1000))
+    window = (datetime(2025, 12, 1, tzinfo=UTC), datetime(2025, 12, 13, tzinfo=UTC))
+    chain = run(client.chain(window))
+    expiries = {q.expiry.date().isoformat() for q in chain.quotes}
+    assert expiries == {"2025-12-05", "2025-12-12"}
+    [summary] = [r for r in httpx_mock.get_requests() if r.url.path.endswith("/book_summary")]
+    sent = json.loads(summary.content)
+    assert (sent["expiry_from"], sent["expiry_to"]) == (
+        int(window[0].timestamp() * 1000),
+        int(window[1].timestamp() * 1000),
+    )
