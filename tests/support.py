@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -300,3 +301,21 @@ def trades(rs: list[float], equity: float = 30000.0, loss: float = 100.0) -> lis
             )
         )
     return out
+
+
+def book_summary_rows(quotes: Sequence[OptionQuote]) -> list[dict[str, Any]]:
+    """The snapshot's quotes as Deribit's ``get_book_summary_by_currency`` rows, stamped
+    with the snapshot's own time (2025-11-22 02:15:13.871 UTC)."""
+    return [
+        {
+            "instrument_name": q.name,
+            "bid_price": float(q.bid) if q.bid else None,
+            "ask_price": float(q.ask) if q.ask else None,
+            "mark_price": float(q.mark),
+            "mark_iv": q.mark_iv,
+            "underlying_price": float(q.forward),
+            "open_interest": q.open_interest,
+            "creation_timestamp": 1763777713871,
+        }
+        for q in quotes
+    ]

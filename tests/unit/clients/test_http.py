@@ -156,7 +156,7 @@ def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
 ) -> None:
     """The expiry window is a hint: a service that answers with every option (as Deribit
     does) still gives the client only the window's, and the hint was sent."""
-    from tests.support import load_chain_snapshot
+    from tests.support import book_summary_rows, load_chain_snapshot
 
     _, _, quotes = load_chain_snapshot()
     instruments = [
@@ -173,19 +173,7 @@ def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
         }
         for q in quotes
     ]
-    rows = [
-        {
-            "instrument_name": q.name,
-            "bid_price": float(q.bid) if q.bid else None,
-            "ask_price": float(q.ask) if q.ask else None,
-            "mark_price": float(q.mark),
-            "mark_iv": q.mark_iv,
-            "underlying_price": float(q.forward),
-            "open_interest": q.open_interest,
-            "creation_timestamp": 1763777713871,
-        }
-        for q in quotes
-    ]
+    rows = book_summary_rows(quotes)
     httpx_mock.add_response(url=f"{URL}/tools/instruments", json=instruments)
     httpx_mock.add_response(url=f"{URL}/tools/book_summary", json=rows)
     http, _ = make_http()

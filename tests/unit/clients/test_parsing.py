@@ -26,7 +26,7 @@ from bite.core.types import OptionType, TickSchedule
 from bite.errors import McpDataAnomalyError, McpProtocolError
 from pytest_httpx import HTTPXMock
 
-from tests.support import FIXTURES, load_chain_snapshot
+from tests.support import FIXTURES, book_summary_rows, load_chain_snapshot
 from tests.unit.clients.http_support import URL, make_http
 
 A = AnomalyConfig()
@@ -71,19 +71,7 @@ def test_a_real_option_ticker_parses_with_greeks_and_amounts() -> None:
 
 def test_the_real_chain_of_2025_11_22_parses_as_book_summary_rows() -> None:
     _, _, quotes = load_chain_snapshot()
-    rows = [
-        {
-            "instrument_name": q.name,
-            "bid_price": float(q.bid) if q.bid else None,
-            "ask_price": float(q.ask) if q.ask else None,
-            "mark_price": float(q.mark),
-            "mark_iv": q.mark_iv,
-            "underlying_price": float(q.forward),
-            "open_interest": q.open_interest,
-            "creation_timestamp": 1763777713871,
-        }
-        for q in quotes
-    ]
+    rows = book_summary_rows(quotes)
     instruments = {
         q.name: Instrument(q.name, q.strike, q.option_type, q.expiry, q.ticks, Decimal(1), True)
         for q in quotes
