@@ -71,3 +71,18 @@ def test_a_service_back_up_sends_one_recovery_message(tmp_path: Path) -> None:
     assert keys == ["service_down", "service_down:resolved"]
     assert ws.json("health-run", now="2026-01-05T14:10:00Z")[1]["status"] == "ok"
     assert len(ws.query("SELECT key FROM alerts")) == 2
+
+
+def test_with_no_config_ever_approved_health_still_checks_and_sweeps_nothing(
+    tmp_path: Path,
+) -> None:
+    # the watchdog runs on the file's config rather than none, and touches no order
+    ws = Workspace(tmp_path, "paper:\n  auto_approve: false\n")
+    code, report = ws.json("health-run")
+    assert code == 0, report
+    assert report["config_approved"] is False
+    assert report["status"] in ("ok", "degraded")
+    assert report["stale_orders"] == []
+    calls = report["service_calls"]["by_tool"]
+    assert "deribit.open_orders" not in calls  # no sweep without an approved config
+    assert ws.query("SELECT count(*) FROM config_versions")[0][0] == 0
