@@ -11,23 +11,17 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from bite.clients._http import Endpoint, McpHttp
 from bite.clients.deribit import DeribitClient
-from bite.clients.direct.deribit_rpc import DeribitDirectTransport
-from bite.clients.direct.jsonrpc import MAINNET, TESTNET, DeribitRpc
-from bite.clients.direct.public_sources import (
-    ECB,
-    FEAR_GREED,
-    HYPERLIQUID,
-    PublicSourcesTransport,
-)
 from bite.clients.hyperliquid import HyperliquidClient
 from bite.clients.macro import MacroClient
 from bite.clients.portfolio import PortfolioClient
 from bite.clients.sentiment import SentimentClient
+from bite.clients.telegram import API as TELEGRAM_API
 from bite.clients.telegram import TelegramClient
 from bite.clock import NOW_ENV, Clock
 from bite.config.loader import LoadedConfig, load_config
@@ -36,14 +30,15 @@ from bite.config.secrets import known_secret_values, read_secret
 from bite.errors import ConfigError, UsageError
 from bite.paper.crash import check_crash_point, crash_point
 from bite.paper.faults import FAULTS_ENV, parse_faults
-from bite.paper.market import MarketSource
-from bite.paper.series import build_market
-from bite.paper.service import PaperService
-from bite.paper.transport import PaperTransport
 from bite.safety.audit_log import AuditLog, BootResult
 from bite.safety.kill_switch import KillSwitch
 from bite.state.db import open_database
 from bite.state.repository import Repository
+
+if TYPE_CHECKING:  # loaded by the runs that use them (a cron job pays its start every time)
+    from bite.clients.direct.deribit_rpc import DeribitDirectTransport
+    from bite.paper.market import MarketSource
+    from bite.paper.service import PaperService
 
 log = logging.getLogger("bite.context")
 DATA_DIR_ENV = "CERBERO_BITE_DATA_DIR"
@@ -236,30 +231,95 @@ def open_clients(
     market: MarketSource | None = None,
     notify: bool = True,
 ) -> Clients:
-    """Build the clients for one run (close them with ``await clients.aclose()``)."""
+    """Build the clients for one run (close them with ``await clients.aclose()``).
+
+    When every service is the embedded paper exchange, the run's client has no
+    network transport at all (loading the system's certificates is a tenth of a
+    paper job's start); Telegram, then the one real destination, gets its own
+    client when it is configured.
+    """
     env = environ
     check_paper_only_env(cfg.execution.environment, env)
     ends = endpoints(cfg, env)
     mounts: dict[str, httpx.AsyncBaseTransport] = {}
     paper: PaperService | None = None
+    all_paper = all(e.base_url.startswith(PAPER_BASE) for e in ends.values())
     if cfg.execution.environment == "paper" and any(
         e.base_url.startswith(PAPER_BASE) for e in ends.values()
     ):
+        from bite.paper.series import build_market
+        from bite.paper.service import PaperService
+        from bite.paper.transport import PaperTransport
+
         market = market or build_market(cfg, config_dir or Path.cwd())
         faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
         paper = PaperService(cfg, data_dir, market, faults)
         mounts[PAPER_BASE] = PaperTransport(paper, clock)
     extra_clients: list[httpx.AsyncClient] = []
-    if cfg.execution.environment != "paper" and cfg.services.deribit.transport == "direct":
+    if cfg.execution.environment != "paper":
+        mounts.update(_direct_mounts(cfg, clock, config_dir, env, transport, extra_clients))
+    paper_only = transport is None and all_paper and list(mounts) == [PAPER_BASE]
+    if paper_only:
+        client = httpx.AsyncClient(transport=mounts[PAPER_BASE])
+    else:
+        client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
+    sleep = run_sleep(clock)
+    http = McpHttp(
+        client, ends, clock, cfg.execution.retry_waits_s, sleep, known_secret_values(env)
+    )
+    deribit = DeribitClient(http, clock, cfg.anomaly)
+    hyperliquid = HyperliquidClient(http)
+    macro = MacroClient(http)
+    telegram = TelegramClient(client, None, None, sleep)
+    if notify:
+        telegram = TelegramClient.from_env(client, sleep, env, telegram_url or TELEGRAM_API)
+    if telegram.enabled and paper_only:
+        network = httpx.AsyncClient()
+        extra_clients.append(network)
+        telegram = TelegramClient(
+            network, telegram.token, telegram.chat_id, sleep, telegram.base_url
+        )
+    return Clients(
+        http,
+        deribit,
+        hyperliquid,
+        macro,
+        SentimentClient(http),
+        PortfolioClient(deribit, hyperliquid, macro),
+        telegram,
+        paper,
+        tuple(extra_clients),
+    )
+
+
+def _direct_mounts(
+    cfg: StrategyConfig,
+    clock: Clock,
+    config_dir: Path | None,
+    environ: Mapping[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+    extra_clients: list[httpx.AsyncClient],
+) -> dict[str, httpx.AsyncBaseTransport]:
+    """The services reached directly at their own APIs (testnet and mainnet only)."""
+    from bite.clients.direct.jsonrpc import MAINNET
+    from bite.clients.direct.public_sources import (
+        ECB,
+        FEAR_GREED,
+        HYPERLIQUID,
+        PublicSourcesTransport,
+    )
+
+    mounts: dict[str, httpx.AsyncBaseTransport] = {}
+    if cfg.services.deribit.transport == "direct":
         inner = httpx.AsyncClient(transport=transport)
         extra_clients.append(inner)
-        mounts[direct_base("deribit")] = deribit_direct(cfg, inner, env)
+        mounts[direct_base("deribit")] = deribit_direct(cfg, inner, environ)
     public_direct = [
         name
         for name in SERVICE_NAMES
         if name != "deribit" and getattr(cfg.services, name).transport == "direct"
     ]
-    if cfg.execution.environment != "paper" and public_direct:
+    if public_direct:
         inner_public = httpx.AsyncClient(transport=transport)
         extra_clients.append(inner_public)
         calendar = cfg.services.macro.calendar_file
@@ -275,37 +335,16 @@ def open_clients(
         )
         for name in public_direct:
             mounts[direct_base(name)] = sources
-    client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
-    sleep = run_sleep(clock)
-    http = McpHttp(
-        client, ends, clock, cfg.execution.retry_waits_s, sleep, known_secret_values(env)
-    )
-    deribit = DeribitClient(http, clock, cfg.anomaly)
-    hyperliquid = HyperliquidClient(http)
-    macro = MacroClient(http)
-    if notify:
-        telegram = TelegramClient.from_env(
-            client, sleep, env, telegram_url or "https://api.telegram.org"
-        )
-    else:
-        telegram = TelegramClient(client, None, None, sleep)
-    return Clients(
-        http,
-        deribit,
-        hyperliquid,
-        macro,
-        SentimentClient(http),
-        PortfolioClient(deribit, hyperliquid, macro),
-        telegram,
-        paper,
-        tuple(extra_clients),
-    )
+    return mounts
 
 
 def deribit_direct(
     cfg: StrategyConfig, inner: httpx.AsyncClient, environ: Mapping[str, str]
 ) -> DeribitDirectTransport:
     """Deribit's own API for the configured environment (the direct transport)."""
+    from bite.clients.direct.deribit_rpc import DeribitDirectTransport
+    from bite.clients.direct.jsonrpc import MAINNET, TESTNET, DeribitRpc
+
     service = cfg.services.deribit
     default = TESTNET if cfg.execution.environment == "testnet" else MAINNET
     trade_url = service.url or default

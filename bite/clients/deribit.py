@@ -170,13 +170,15 @@ class DeribitClient:
         """Active ETH options by name; asked once, again only when a name is missing.
 
         A one-shot job asks once; a long-lived run (a backtest) refreshes when the book
-        or a ticker request names an instrument listed after the last answer. A refresh
-        ``expiring`` within a window asks for that window only (a hint the service may
-        ignore) and adds what it finds to what is known.
+        or a ticker request names an instrument listed after the last answer. Asking
+        for the options ``expiring`` within a window asks for that window only (a hint
+        the service may ignore) and adds what it finds to what is known: an entry
+        parses the few hundred options it can trade, not the whole listing, and a
+        ticker of a name outside the window asks again for everything.
         """
         if self._instruments is None or refresh:
             args: dict[str, Any] = {"currency": "ETH", "kind": "option", "expired": False}
-            if expiring is not None and self._instruments is not None:
+            if expiring is not None:
                 args["expiry_from"] = int(expiring[0].timestamp() * 1000)
                 args["expiry_to"] = int(expiring[1].timestamp() * 1000)
             rows = await self._call("instruments", args)
@@ -203,7 +205,7 @@ class DeribitClient:
         told (``expiry_from``/``expiry_to`` in ms, a hint it may ignore) and the answer
         is filtered here whatever it did, so the result is the same from any service.
         """
-        instruments = await self.instruments()
+        instruments = await self.instruments(expiring=expiring)
         args: dict[str, Any] = {"currency": "ETH", "kind": "option"}
         if expiring is not None:
             args["expiry_from"] = int(expiring[0].timestamp() * 1000)

@@ -292,7 +292,8 @@ async def _size(c: _Cycle, legs: _Legs) -> SizingResult | EntryOutcome:
     c.numbers.update(
         {
             "contracts": sizing.contracts,
-            "budget_eur": str(sizing.budget_eur),
+            # sized on the exact budget; shown in cents
+            "budget_eur": str(sizing.budget_eur.quantize(Decimal("0.01"))),
             "binding_cap": sizing.binding_cap,
             "macro_hold": legs.hold.action,
         }

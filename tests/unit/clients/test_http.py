@@ -151,15 +151,9 @@ def test_the_wall_clock_sends_no_time_header(httpx_mock: HTTPXMock) -> None:
     assert "X-Bite-Now" not in httpx_mock.get_requests()[0].headers
 
 
-def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
-    httpx_mock: HTTPXMock,
-) -> None:
-    """The expiry window is a hint: a service that answers with every option (as Deribit
-    does) still gives the client only the window's, and the hint was sent."""
-    from tests.support import book_summary_rows, load_chain_snapshot
-
-    _, _, quotes = load_chain_snapshot()
-    instruments = [
+def _instrument_rows(quotes: Any) -> list[dict[str, Any]]:
+    """The snapshot's options as rows of Deribit's ``get_instruments``."""
+    return [
         {
             "instrument_name": q.name,
             "kind": "option",
@@ -173,6 +167,17 @@ def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
         }
         for q in quotes
     ]
+
+
+def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
+    httpx_mock: HTTPXMock,
+) -> None:
+    """The expiry window is a hint: a service that answers with every option (as Deribit
+    does) still gives the client only the window's, and the hint was sent."""
+    from tests.support import book_summary_rows, load_chain_snapshot
+
+    _, _, quotes = load_chain_snapshot()
+    instruments = _instrument_rows(quotes)
     rows = book_summary_rows(quotes)
     httpx_mock.add_response(url=f"{URL}/tools/instruments", json=instruments)
     httpx_mock.add_response(url=f"{URL}/tools/book_summary", json=rows)
@@ -182,9 +187,36 @@ def test_a_chain_window_holds_whether_or_not_the_service_honours_it(
     chain = run(client.chain(window))
     expiries = {q.expiry.date().isoformat() for q in chain.quotes}
     assert expiries == {"2025-12-05", "2025-12-12"}
-    [summary] = [r for r in httpx_mock.get_requests() if r.url.path.endswith("/book_summary")]
-    sent = json.loads(summary.content)
-    assert (sent["expiry_from"], sent["expiry_to"]) == (
-        int(window[0].timestamp() * 1000),
-        int(window[1].timestamp() * 1000),
-    )
+    hint = (int(window[0].timestamp() * 1000), int(window[1].timestamp() * 1000))
+    for tool in ("instruments", "book_summary"):
+        [request] = [r for r in httpx_mock.get_requests() if r.url.path.endswith(f"/{tool}")]
+        sent = json.loads(request.content)
+        assert (sent["expiry_from"], sent["expiry_to"]) == hint, tool
+
+
+def test_a_ticker_outside_the_chain_window_asks_for_the_whole_listing(
+    httpx_mock: HTTPXMock,
+) -> None:
+    """A service that honours the window lists only its options; a leg outside it
+    (a position opened weeks ago) is found by asking again for everything."""
+    from tests.support import book_summary_rows, load_chain_snapshot
+
+    _, _, quotes = load_chain_snapshot()
+    window = (datetime(2025, 12, 1, tzinfo=UTC), datetime(2025, 12, 13, tzinfo=UTC))
+    inside = [q for q in quotes if window[0] <= q.expiry <= window[1]]
+    far = next(q for q in quotes if q.expiry > window[1])
+    httpx_mock.add_response(url=f"{URL}/tools/instruments", json=_instrument_rows(inside))
+    httpx_mock.add_response(url=f"{URL}/tools/book_summary", json=book_summary_rows(inside))
+    httpx_mock.add_response(url=f"{URL}/tools/instruments", json=_instrument_rows(quotes))
+    httpx_mock.add_response(url=f"{URL}/tools/ticker", json=[])  # its answer is not the point
+    http, _ = make_http()
+    client = DeribitClient(http, WallClock(), AnomalyConfig(dvol_min=1, iv_max=1000))
+    assert len(run(client.chain(window)).quotes) == len(inside)
+    with pytest.raises(McpProtocolError, match="ticker"):  # reached: the leg was found
+        run(client.ticker(far.name))
+    asked = [
+        json.loads(r.content)
+        for r in httpx_mock.get_requests()
+        if r.url.path.endswith("/instruments")
+    ]
+    assert ["expiry_from" in a for a in asked] == [True, False]
