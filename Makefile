@@ -30,7 +30,7 @@ $(BIN)/.installed: $(UV) pyproject.toml uv.lock
 	@touch $@
 
 $(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --extra sweep --python $(PYTHON)
 	$(BIN)/python -m compileall -q bite
 	@touch $@ $(BIN)/.installed
 
@@ -41,9 +41,9 @@ install-dev: $(BIN)/.installed-dev ## Install bite with the development tools
 run: install ## Run one entry cycle as a dry run on the embedded paper exchange
 	$(BIN)/bite entry-run --dry-run
 
-test: install-dev ## Run the whole test suite
+test: install-dev ## Run the whole test suite (one worker per core)
 	$(BIN)/python -m compileall -q bite
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 fmt: install-dev ## Format the code in place
 	$(BIN)/ruff format bite tests scripts

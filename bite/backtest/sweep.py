@@ -12,7 +12,8 @@ the in-sample expectancy interval (R) under the set's worst variant; the
 out-of-sample result stands beside it and is never used to choose.
 
 The runs are independent and deterministic, so they go to worker processes in any
-order and the files come out the same whatever the number of workers.
+order and the files come out the same whatever the number of workers, or on a Dask
+cluster (``--scheduler ADDRESS``, the extra ``cerbero-bite[sweep]``; docs/decisions/0004).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 
 from bite.backtest.replay import default_inputs, load_market, run_backtest
 from bite.config.schema import StrategyConfig
-from bite.errors import ConfigError
+from bite.errors import ConfigError, UsageError
 from bite.paper.market import DataFileError
 
 PERIODS = ("in", "out")
@@ -147,11 +148,21 @@ def plan(grid: Grid, cfg: StrategyConfig, start: date, split: date, end: date) -
     return runs
 
 
+Results = dict[tuple[int, str, str], dict[str, Any]]
+SCHEDULER_TIMEOUT_S = 10
+
+
 def execute(
-    runs: list[Run], workers: int, progress: Callable[[int, int], None] | None = None
-) -> dict[tuple[int, str, str], dict[str, Any]]:
-    """Run them in ``workers`` processes (1: in this one); results keyed, order-free."""
-    results: dict[tuple[int, str, str], dict[str, Any]] = {}
+    runs: list[Run],
+    workers: int,
+    progress: Callable[[int, int], None] | None = None,
+    scheduler: str | None = None,
+) -> Results:
+    """Run them in ``workers`` processes (1: in this one), or as the tasks of the Dask
+    cluster whose scheduler is at ``scheduler``; results keyed, order-free."""
+    if scheduler is not None:
+        return _on_cluster(runs, scheduler, progress)
+    results: Results = {}
     if workers <= 1:
         for done, run in enumerate(runs, start=1):
             set_id, variant, period, summary = run_one(run)
@@ -170,7 +181,40 @@ def execute(
     return results
 
 
-def rows(grid: Grid, results: dict[tuple[int, str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+def _on_cluster(
+    runs: list[Run], address: str, progress: Callable[[int, int], None] | None
+) -> Results:
+    """One task per run on a Dask cluster; every worker needs this bite and its data."""
+    try:
+        from distributed import Client  # noqa: PLC0415 - an optional extra
+        from distributed import as_completed as finished  # noqa: PLC0415
+    except ImportError:
+        raise UsageError(
+            "--scheduler needs the sweep extra: pip install 'cerbero-bite[sweep]'"
+        ) from None
+    try:
+        # distributed's own signatures are untyped
+        client = Client(  # type: ignore[no-untyped-call]
+            address, timeout=SCHEDULER_TIMEOUT_S, set_as_default=False
+        )
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(
+            f"--scheduler: no Dask scheduler answered at {address} within "
+            f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__})"
+        ) from None
+    results: Results = {}
+    with client:
+        futures = client.map(run_one, runs, pure=False)
+        in_order_of_finish = finished(futures, loop=client.loop)  # type: ignore[no-untyped-call]
+        for done, future in enumerate(in_order_of_finish, start=1):
+            set_id, variant, period, summary = future.result()
+            results[(set_id, variant, period)] = summary
+            if progress:
+                progress(done, len(runs))
+    return results
+
+
+def rows(grid: Grid, results: Results) -> list[dict[str, Any]]:
     """sweep.csv: a row per set and variant, in- and out-of-sample side by side."""
     out = []
     for set_id, values in enumerate(grid.sets(), start=1):

@@ -51,7 +51,7 @@ def backtest_command(
         str | None,
         typer.Argument(
             help="sweep: a walk-forward study of a grid of parameter sets (--grid, --split, "
-            "--workers); without it, one backtest.",
+            "--workers or --scheduler); without it, one backtest.",
             show_default=False,
         ),
     ] = None,
@@ -120,6 +120,15 @@ def backtest_command(
         int | None,
         typer.Option("--workers", min=1, help="sweep: worker processes (default: every core)."),
     ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="sweep: run on the Dask cluster whose scheduler is at this address "
+            "(tcp://host:8786; the extra cerbero-bite[sweep]) instead of local workers.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Replay the schedule over real ETH history with the live cycle functions.
 
@@ -144,7 +153,7 @@ def backtest_command(
             if grid is None or split is None:
                 raise UsageError("bite backtest sweep needs --grid and --split")
             _setup(None, log_level)
-            _sweep(grid, first, _day(split), last, out, workers, config, as_json)
+            _sweep(grid, first, _day(split), last, out, (workers, scheduler), config, as_json)
             return
         shipped = default_inputs(first, last)
         try:
@@ -213,7 +222,7 @@ def _sweep(
     split: Any,
     last: Any,
     out: Path,
-    workers: int | None,
+    where: tuple[int | None, str | None],
     config: Path | None,
     as_json: bool,
 ) -> None:
@@ -231,21 +240,25 @@ def _sweep(
         runs = sweep.plan(grid, cfg, first, split, last)
     except DataFileError as exc:
         raise UsageError(str(exc)) from None
+    workers, scheduler = where
+    if workers is not None and scheduler is not None:
+        raise UsageError("--workers and --scheduler: the cluster chooses its workers; give one")
     count = workers or os.cpu_count() or 1
+    on = f"the cluster at {scheduler}" if scheduler else f"{count} workers"
     bar = None
     progress = None
     if not as_json and sys.stderr.isatty():
         from rich.progress import Progress
 
         bar = Progress(transient=True)
-        task = bar.add_task(f"sweep: {len(runs)} runs on {count} workers", total=len(runs))
+        task = bar.add_task(f"sweep: {len(runs)} runs on {on}", total=len(runs))
         bar.start()
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
     try:
-        results = sweep.execute(runs, count, progress)
+        results = sweep.execute(runs, count, progress, scheduler)
     except DataFileError as exc:
         raise UsageError(str(exc)) from None
     finally:
@@ -264,6 +277,7 @@ def _sweep(
         "sets": len(grid.sets()),
         "variants": list(grid.variants),
         "runs": len(runs),
+        "ran_on": on,
         "fills": "touch",
         "halts": "off (negative_edge, drawdown_halt)",
         "ranked": ranking,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from bite.backtest import replay as backtest_module
 from bite.jobs import entry as entry_job
@@ -176,41 +178,95 @@ variants:
 """
 
 
-def test_a_sweep_writes_the_same_files_with_one_worker_or_two(tmp_path: Path) -> None:
+def _sweep(grid: Path, out: Path, *where: str, process: bool = False) -> dict[str, Any]:
+    done = bite(
+        "backtest",
+        "sweep",
+        "--grid",
+        str(grid),
+        "--from",
+        "2022-01-03",
+        "--split",
+        "2022-02-14",
+        "--to",
+        "2022-03-13",
+        *where,
+        "--out",
+        str(out),
+        "--json",
+        "--config",
+        str(ROOT / "strategy.yaml"),
+        process=process,
+    )
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    assert report["runs"] == 2 * 2 * 2  # sets x variants x (in, out)
+    assert report["fills"] == "touch"
+    return report
+
+
+def test_a_sweep_writes_the_same_files_on_one_worker_two_or_a_dask_cluster(
+    tmp_path: Path,
+) -> None:
+    """The study's files depend on the grid and the data, never on where the runs ran:
+    one worker, two forked ones, or a Dask cluster of two worker processes on
+    127.0.0.1 (the extra ``cerbero-bite[sweep]``, installed by ``make install-dev``)."""
+    from distributed import LocalCluster
+
     grid = tmp_path / "grid.yaml"
     grid.write_text(GRID, encoding="utf-8")
     outputs = {}
-    for workers in ("1", "2"):
-        out = tmp_path / f"w{workers}"
-        done = bite(
-            "backtest",
-            "sweep",
-            "--grid",
-            str(grid),
-            "--from",
-            "2022-01-03",
-            "--split",
-            "2022-02-14",
-            "--to",
-            "2022-03-13",
-            "--workers",
-            workers,
-            "--out",
-            str(out),
-            "--json",
-            "--config",
-            str(ROOT / "strategy.yaml"),
-            process=True,  # worker processes are forked: from a process of its own
-        )
-        assert done.returncode == 0, done.stderr
-        outputs[workers] = (out / "sweep.csv").read_bytes(), (out / "ranked.csv").read_bytes()
-        report = json.loads(done.stdout)
-        assert report["runs"] == 2 * 2 * 2  # sets x variants x (in, out)
-        assert report["fills"] == "touch"
-    assert outputs["1"] == outputs["2"]
+    _sweep(grid, tmp_path / "1", "--workers", "1")
+    # worker processes are forked: from a process of its own
+    _sweep(grid, tmp_path / "2", "--workers", "2", process=True)
+    with LocalCluster(  # type: ignore[no-untyped-call]  # distributed's signatures are untyped
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        report = _sweep(grid, tmp_path / "dask", "--scheduler", cluster.scheduler_address)
+    assert report["ran_on"] == f"the cluster at {cluster.scheduler_address}"
+    for where in ("1", "2", "dask"):
+        out = tmp_path / where
+        outputs[where] = (out / "sweep.csv").read_bytes(), (out / "ranked.csv").read_bytes()
+    assert outputs["1"] == outputs["2"] == outputs["dask"]
     rows = outputs["1"][0].decode().splitlines()
     assert rows[0].startswith("set,variant,strikes.short_delta_target,")
     assert len(rows) == 1 + 2 * 2
+
+
+def test_a_scheduler_that_does_not_answer_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing listens on the address: exit 2 naming it, after the client's timeout."""
+    import socket
+
+    from bite.backtest import sweep
+
+    monkeypatch.setattr(sweep, "SCHEDULER_TIMEOUT_S", 1)
+    with socket.socket() as probe:  # a port that was free a moment ago
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(GRID, encoding="utf-8")
+    done = bite(
+        "backtest",
+        "sweep",
+        "--grid",
+        str(grid),
+        "--from",
+        "2022-01-03",
+        "--split",
+        "2022-02-14",
+        "--to",
+        "2022-03-13",
+        "--scheduler",
+        address,
+        "--json",
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert done.returncode == 2
+    assert f"no Dask scheduler answered at {address}" in json.loads(done.stdout)["error"]
+    assert not (tmp_path / "out" / "sweep.csv").exists()
 
 
 def test_a_grid_key_that_does_not_exist_is_named(tmp_path: Path) -> None:
