@@ -43,7 +43,7 @@ run: install ## Run one entry cycle as a dry run on the embedded paper exchange
 
 test: install-dev ## Run the whole test suite (one worker per core)
 	$(BIN)/python -m compileall -q bite
-	$(BIN)/pytest -q -n auto
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 fmt: install-dev ## Format the code in place
 	$(BIN)/ruff format bite tests scripts
