@@ -39,6 +39,7 @@ class ExitCode(IntEnum):
     USAGE = 2
     LOCKED = 3
     INTEGRITY = 4
+    UNHEALTHY = 5
     IOERR = 74
     TEMPFAIL = 75
 
@@ -49,6 +50,7 @@ EXIT_CODES: dict[ExitCode, str] = {
     ExitCode.USAGE: "usage, configuration or credentials; or a service answered out of contract",
     ExitCode.LOCKED: "job lock not acquired",
     ExitCode.INTEGRITY: "integrity check failed",
+    ExitCode.UNHEALTHY: "status --check: the heartbeat is missing or stale",
     ExitCode.IOERR: "disk full or data dir not writable",
     ExitCode.TEMPFAIL: "broker unavailable (nothing sent; the next run retries)",
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +22,7 @@ from bite.commands._shared import (
     config_state,
     environ,
 )
-from bite.errors import BiteError
+from bite.errors import BiteError, UsageError
 
 if TYPE_CHECKING:
     from bite.clock import Clock
@@ -40,6 +41,19 @@ def status_command(
             "--live", help="Also ask the broker: equity, the collateral's delta, cost to close."
         ),
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Only the verdict, for a container's health check or a watchdog: exit 0 "
+            "when the heartbeat is fresh and the kill switch is not armed for integrity, "
+            "4 when it is, 5 when the heartbeat is missing or older than --max-age.",
+        ),
+    ] = False,
+    max_age: Annotated[
+        float,
+        typer.Option("--max-age", min=1, help="--check: the heartbeat's greatest age, in minutes."),
+    ] = 20.0,
     as_json: JsonOption = False,
     log_level: LogLevelOption = "WARNING",
 ) -> None:
@@ -67,6 +81,15 @@ def status_command(
                 "kelly": st.kelly(state),
                 "config": config_state(config, state),
             }
+        if check:
+            if not math.isfinite(max_age):
+                raise UsageError(f"--max-age: not a number of minutes: {max_age}")
+            code, line = st.check(data["engine"], max_age)
+            if as_json:
+                _emit({"check": line, "exit_code": code, "engine": data["engine"]})
+            else:
+                typer.echo(f"bite status --check: {line}")
+            raise typer.Exit(code)
         if live:
             data["live"] = _live_status(config, data_dir, clock, data["positions"])
         if as_json:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bite.context import StateContext
-from bite.errors import BiteError
+from bite.errors import BiteError, ExitCode
 from bite.jobs.health import HEARTBEAT
 from bite.state.repository import parse_iso_z
 
@@ -102,3 +102,27 @@ def recent_alerts(state: StateContext, count: int = 10) -> list[dict[str, Any]]:
 def kelly(state: StateContext) -> dict[str, Any] | None:
     """The latest persisted Kelly estimate."""
     return state.repo.latest_kelly_estimate()
+
+
+def check(engine_view: dict[str, Any], max_age_minutes: float) -> tuple[int, str]:
+    """``bite status --check``: is the bot alive and trusting itself? (exit code, one line)
+
+    Healthy (0) when health-run rewrote the heartbeat within ``max_age_minutes`` and the
+    kill switch is not armed for integrity; 4 when it is (a person must look), 5 when
+    the heartbeat is missing or stale (the jobs are not running). An operational arming
+    is healthy here: the bot is running and says why it takes no new risk.
+    """
+    switch = engine_view["kill_switch"]
+    if switch["armed"] and switch["kind"] == "integrity":
+        reasons = "; ".join(switch["reasons"]) or "no reason recorded"
+        return int(ExitCode.INTEGRITY), f"kill switch armed for integrity: {reasons}"
+    age = engine_view["heartbeat_age_minutes"]
+    if age is None:
+        return int(ExitCode.UNHEALTHY), "no heartbeat: health-run has not run here"
+    if age > max_age_minutes:
+        return (
+            int(ExitCode.UNHEALTHY),
+            f"heartbeat {age} minutes old (more than {max_age_minutes:g})",
+        )
+    armed = " (kill switch armed: operational)" if switch["armed"] else ""
+    return int(ExitCode.OK), f"ok: heartbeat {age} minutes old{armed}"

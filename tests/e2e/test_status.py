@@ -32,3 +32,36 @@ def test_status_positions_and_orders_describe_the_book(tmp_path: Path) -> None:
     orders = ws.json("orders")[1]["orders"]
     assert [o["kind"] for o in orders] == ["entry", "exit"]
     assert all(o["state"] == "filled" for o in orders)
+
+
+def test_status_check_says_whether_the_jobs_run_and_the_bot_trusts_itself(
+    tmp_path: Path,
+) -> None:
+    """The container's health check: 5 without a fresh heartbeat, 4 when the kill switch
+    is armed for integrity, 0 otherwise (an operational arming included)."""
+    ws = scripted_workspace(tmp_path, "crash")
+    missing = ws.run("status", "--check", now=at(0))
+    assert (missing.returncode, missing.stdout) == (
+        5,
+        "bite status --check: no heartbeat: health-run has not run here\n",
+    )
+    assert ws.run("health-run", now=at(1)).returncode == 0
+    fresh = ws.run("status", "--check", now=at(1.25))
+    assert (fresh.returncode, fresh.stdout) == (
+        0,
+        "bite status --check: ok: heartbeat 15.0 minutes old\n",
+    )
+    code, stale = ws.json("status", "--check", now=at(2))
+    assert (code, stale["exit_code"]) == (5, 5)
+    assert stale["check"] == "heartbeat 60.0 minutes old (more than 20)"
+    assert ws.run("status", "--check", "--max-age", "90", now=at(2)).returncode == 0
+    assert ws.run("status", "--check", "--max-age", "nan", now=at(2)).returncode == 2
+    assert ws.run("kill-switch", "arm", "--reason", "operator", now=at(1.25)).returncode == 0
+    operational = ws.run("status", "--check", now=at(1.25))
+    assert operational.returncode == 0
+    assert "kill switch armed: operational" in operational.stdout
+    arm = ws.run("kill-switch", "arm", "--reason", "tampering", "--no-exits", now=at(1.25))
+    assert arm.returncode == 0
+    integrity = ws.run("status", "--check", now=at(1.25))
+    assert integrity.returncode == 4
+    assert "armed for integrity: operator; tampering" in integrity.stdout
