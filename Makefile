@@ -15,7 +15,7 @@ export UV_NO_PROGRESS := 1
 export UV_COMPILE_BYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test check fmt format-check lint types contracts bench lock clean
+.PHONY: help install install-dev run test check fmt format-check lint types contracts bench lock clean image image-check
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -66,6 +66,12 @@ check: format-check lint types contracts test ## Everything CI runs
 bench: install-dev ## Run the benchmarks and print a table
 	$(BIN)/python -m compileall -q bite
 	$(BIN)/python scripts/bench.py
+
+image: $(UV) ## Build localhost/cerbero-bite:latest with podman, no registry (Containerfile)
+	sh scripts/container/build-image.sh
+
+image-check: $(UV) ## Build the image and try it: read-only root, fresh volume, health check
+	sh scripts/container/image-check.sh
 
 lock: $(UV) ## Refresh uv.lock after changing dependencies
 	$(UV) lock --python $(PYTHON)
