@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from bite.clients._http import Endpoint, McpHttp
+from bite.clients._http import Endpoint, Local, McpHttp
 from bite.clients.deribit import DeribitClient
 from bite.clients.hyperliquid import HyperliquidClient
 from bite.clients.macro import MacroClient
@@ -230,19 +230,22 @@ def open_clients(
     telegram_url: str | None = None,
     market: MarketSource | None = None,
     notify: bool = True,
+    in_process: bool = False,
 ) -> Clients:
     """Build the clients for one run (close them with ``await clients.aclose()``).
 
     When every service is the embedded paper exchange, the run's client has no
     network transport at all (loading the system's certificates is a tenth of a
     paper job's start); Telegram, then the one real destination, gets its own
-    client when it is configured.
+    client when it is configured. ``in_process`` (a backtest) asks the paper exchange
+    without HTTP: the clients' checks and error mapping stay, the JSON round trips go.
     """
     env = environ
     check_paper_only_env(cfg.execution.environment, env)
     ends = endpoints(cfg, env)
     mounts: dict[str, httpx.AsyncBaseTransport] = {}
     paper: PaperService | None = None
+    local: tuple[str, Local] | None = None
     all_paper = all(e.base_url.startswith(PAPER_BASE) for e in ends.values())
     if cfg.execution.environment == "paper" and any(
         e.base_url.startswith(PAPER_BASE) for e in ends.values()
@@ -255,6 +258,8 @@ def open_clients(
         faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
         paper = PaperService(cfg, data_dir, market, faults)
         mounts[PAPER_BASE] = PaperTransport(paper, clock)
+        if in_process:
+            local = (PAPER_BASE, PaperTransport(paper, clock).answer)
     extra_clients: list[httpx.AsyncClient] = []
     if cfg.execution.environment != "paper":
         mounts.update(_direct_mounts(cfg, clock, config_dir, env, transport, extra_clients))
@@ -265,7 +270,13 @@ def open_clients(
         client = httpx.AsyncClient(transport=transport, mounts=mounts or None)
     sleep = run_sleep(clock)
     http = McpHttp(
-        client, ends, clock, cfg.execution.retry_waits_s, sleep, known_secret_values(env)
+        client,
+        ends,
+        clock,
+        cfg.execution.retry_waits_s,
+        sleep,
+        known_secret_values(env),
+        local=local,
     )
     deribit = DeribitClient(http, clock, cfg.anomaly)
     hyperliquid = HyperliquidClient(http)

@@ -41,12 +41,15 @@ def with_clients(
     body: Callable[[Clients, VirtualClock], Awaitable[R]],
     environ: dict[str, str] | None = None,
     start: datetime = T0,
+    *,
+    in_process: bool = False,
 ) -> R:
-    """Run ``body`` with real clients on the in-process paper exchange, then close them."""
+    """Run ``body`` with real clients on the in-process paper exchange, then close them
+    (``in_process``: asked without HTTP, as a backtest asks it)."""
     clock = VirtualClock(start)
 
     async def main() -> R:
-        clients = open_clients(cfg, clock, data_dir, environ=environ or {})
+        clients = open_clients(cfg, clock, data_dir, environ=environ or {}, in_process=in_process)
         try:
             return await body(clients, clock)
         finally:

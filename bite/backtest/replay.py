@@ -67,6 +67,9 @@ class BacktestInputs:
     starting_equity_eth: Decimal = DEFAULT_EQUITY_ETH
     fills: Literal["touch", "improve"] = "touch"
     halts: bool = True  # the halts that need a person (studies judge rules: they run without)
+    # the paper exchange asked without HTTP and JSON; a test checks the outputs are the
+    # same byte for byte with the round trips
+    in_process: bool = True
 
 
 @dataclass
@@ -304,6 +307,7 @@ async def run_backtest(
             environ={},
             market=market,
             notify=False,
+            in_process=inputs.in_process,
         )
         try:
             await check_environment(run)

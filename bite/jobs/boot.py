@@ -80,6 +80,7 @@ async def boot(
     market: MarketSource | None = None,  # the backtest's history, for the paper exchange
     notify: bool = True,
     watchdog: bool = False,
+    in_process: bool = False,  # a backtest: the paper exchange asked without HTTP
 ) -> Run:
     """Steps 2-6 of the boot (the caller holds the lock); raise on what ends the run.
 
@@ -106,6 +107,7 @@ async def boot(
             environ=env,
             market=market,
             notify=notify,
+            in_process=in_process,
         )
     except BaseException:
         state.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import httpx
 
@@ -12,6 +13,7 @@ from bite.config.schema import SERVICE_NAMES
 from bite.paper.service import Answer, PaperService
 
 NOW_HEADER = "x-bite-now"
+MALFORMED = b'{"result": [unterminated'  # the body of the ``malformed`` fault
 
 
 def route(path: str) -> tuple[str, str] | None:
@@ -54,6 +56,18 @@ class PaperTransport(httpx.AsyncBaseTransport):
         answer = self.service.call(service, tool, args, now)
         return await self._respond(answer, request)
 
+    async def answer(self, service: str, tool: str, args: dict[str, Any]) -> tuple[int, Any]:
+        """The same answer without HTTP (``McpHttp``'s ``local``; faults included): the
+        status and the body, ``bytes`` for a malformed one; a lost one raises."""
+        answer = self.service.call(service, tool, args, self.clock.now())
+        if answer.latency_ms:
+            await self.clock.sleep(answer.latency_ms / 1000)
+        if answer.timeout or answer.lose_response:
+            raise TimeoutError("injected timeout or lost response")
+        if answer.malformed:
+            return 200, MALFORMED
+        return answer.status, answer.body
+
     async def _respond(self, answer: Answer, request: httpx.Request) -> httpx.Response:
         if answer.latency_ms:
             await self.clock.sleep(answer.latency_ms / 1000)
@@ -62,5 +76,5 @@ class PaperTransport(httpx.AsyncBaseTransport):
         if answer.lose_response:
             raise httpx.ReadTimeout("injected lost response", request=request)
         if answer.malformed:
-            return httpx.Response(200, content=b'{"result": [unterminated')
+            return httpx.Response(200, content=MALFORMED)
         return httpx.Response(answer.status, json=answer.body)

@@ -62,6 +62,32 @@ def test_identical_inputs_give_byte_identical_outputs(tmp_path: Path) -> None:
     assert err == ""  # no progress bar without a terminal
 
 
+def test_the_backtest_writes_the_same_files_without_http_as_with_it(tmp_path: Path) -> None:
+    """A backtest asks the paper exchange in process (no HTTP, no JSON: a third of its
+    time); every file it writes is the one the HTTP round trips give, byte for byte."""
+    import asyncio
+    from dataclasses import replace
+    from datetime import date
+
+    from bite.backtest.replay import default_inputs, run_backtest, write_outputs
+    from bite.config.loader import load_config
+
+    cfg = load_config(pinned(tmp_path)).config
+    shipped = replace(default_inputs(date(2022, 1, 3), date(2022, 3, 20)), fills="improve")
+    written = {}
+    for in_process in (True, False):
+        inputs = replace(shipped, in_process=in_process)
+        result = asyncio.run(run_backtest(inputs, cfg))
+        out = tmp_path / str(in_process)
+        write_outputs(result, out, inputs)
+        written[in_process] = {
+            name: (out / name).read_bytes()
+            for name in ("trades.csv", "equity.csv", "decisions.csv", "equity.svg")
+        }
+        assert result.summary()["trades"] >= 2
+    assert written[True] == written[False]
+
+
 def test_the_backtest_calls_the_live_cycle_functions() -> None:
     names = vars(backtest_module)
     assert names["run_entry_cycle"] is entry_job.run_entry_cycle

@@ -205,3 +205,43 @@ def test_faults_now_and_crash_points_are_refused_outside_paper() -> None:
         with pytest.raises(UsageError, match="paper"):
             check_paper_only_env("testnet", {name: "x"})
     check_paper_only_env("paper", {"CERBERO_BITE_PAPER_FAULTS": "{}"})
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"error": 503},
+        {"error": 401},
+        {"error": 400, "times": 1},
+        {"timeout": True},
+        {"malformed": True},
+        {"latency_ms": 2500},
+    ],
+    ids=",".join,
+)
+def test_a_backtest_without_http_sees_every_fault_as_a_job_does(
+    tmp_path: Path, rule: dict[str, Any]
+) -> None:
+    """Asked in process (a backtest), the paper exchange's answers and faults reach the
+    client as the same values and the same errors, with the same retries and waits."""
+
+    async def body(c: Clients, clock: VirtualClock) -> tuple[str, str, int, str]:
+        try:
+            outcome = repr(await c.macro.eur_usd())
+        except Exception as exc:  # the error itself is what is compared
+            outcome = f"{type(exc).__name__}: {exc}"
+        return outcome, clock.now().isoformat(), c.http.stats().total, repr(c.http.counts)
+
+    for mode in ("http", "local"):
+        (tmp_path / mode).mkdir()
+    seen = [
+        with_clients(
+            flat_config(tmp_path / mode, {"execution": {"retry_waits_s": [1, 5]}}),
+            tmp_path / mode,
+            body,
+            environ=faults(macro__eur_usd_rate=rule),
+            in_process=mode == "local",
+        )
+        for mode in ("http", "local")
+    ]
+    assert seen[0] == seen[1]
