@@ -302,7 +302,8 @@ async def _witness(state: StateContext, clients: Clients, now: datetime) -> None
     """Once a day, the chain's head to Telegram: a witness outside this machine.
 
     ``bite audit verify --witness SEQ:HASH`` then proves the log was not rewritten
-    together with its anchor. Logged only, when Telegram is off.
+    together with its anchor. Logged only, when Telegram is off; when Telegram is on
+    and the notice did not go, the next run tries again.
     """
     last = state.repo.get_state(WITNESS_KEY)
     if last is not None and now - parse_iso_z(str(last)) < timedelta(days=1):
@@ -316,8 +317,11 @@ async def _witness(state: StateContext, clients: Clients, now: datetime) -> None
         f"Keep it: `bite audit verify --witness {seq}:{digest}` proves the log since."
     )
     sent = await clients.telegram.send_text(text)
-    log.warning("audit witness %s:%s (%s)", seq, digest, "sent" if sent.sent else "Telegram off")
-    state.repo.set_state(WITNESS_KEY, iso_z(now), now)
+    outcome = "sent" if sent.sent else f"not sent: {sent.reason or 'Telegram off'}"
+    log.warning("audit witness %s:%s (%s)", seq, digest, outcome)
+    if sent.sent or not clients.telegram.enabled:
+        state.repo.set_state(WITNESS_KEY, iso_z(now), now)
+    # Telegram on but the notice lost: the next health-run sends it again
 
 
 async def _sweep_stale_orders(

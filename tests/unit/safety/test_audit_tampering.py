@@ -201,15 +201,42 @@ def test_health_run_sends_the_chain_head_to_telegram_once_a_day(
     filled(tmp_path, 3).close()
     for hours in (0, 1, 25):  # the second run is within the day: no second notice
         health(tmp_path, T0 + timedelta(hours=hours))
+    witnesses = _witnesses(httpx_mock)
+    assert len(witnesses) == 2
+    with open_state(tmp_path) as state:
+        seq, digest = state.repo.get_anchor() or (0, "")
+        assert f"seq {seq} hash {digest}" in witnesses[-1]
+        assert state.audit.verify(witness=(seq, digest)).witness_ok is True  # and it proves
+
+
+def test_a_witness_that_telegram_did_not_take_is_sent_by_the_next_run(
+    tmp_path: Path, httpx_mock: HTTPXMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telegram down at the day's first run: the witness is not marked as sent, so the
+    next run, an hour later, sends it; the run after that, within the day, does not."""
+    monkeypatch.setenv("CERBERO_BITE_TELEGRAM_BOT_TOKEN", "123:witness-test-token")
+    monkeypatch.setenv("CERBERO_BITE_TELEGRAM_CHAT_ID", "42")
+    telegram = re.compile(r"https://api\.telegram\.org/.*")
+    httpx_mock.add_response(url=telegram, status_code=502, is_reusable=True)
+    filled(tmp_path, 3).close()
+    health(tmp_path, T0)
+    assert _witnesses(httpx_mock)  # tried, refused
+    httpx_mock.reset()
+    httpx_mock.add_response(
+        url=telegram, json={"ok": True, "result": {"message_id": 1}}, is_reusable=True
+    )
+    health(tmp_path, T0 + timedelta(hours=1))
+    assert len(_witnesses(httpx_mock)) == 1
+    health(tmp_path, T0 + timedelta(hours=2))
+    assert len(_witnesses(httpx_mock)) == 1
+
+
+def _witnesses(httpx_mock: HTTPXMock) -> list[str]:
+    """The witness notices asked of Telegram since the mock's last reset."""
     texts = [
         json.loads(r.content)["text"]
         if r.headers.get("content-type", "").startswith("application/json")
         else r.content.decode()
         for r in httpx_mock.get_requests()
     ]
-    witnesses = [t for t in texts if "audit witness" in t]
-    assert len(witnesses) == 2
-    with open_state(tmp_path) as state:
-        seq, digest = state.repo.get_anchor() or (0, "")
-        assert f"seq {seq} hash {digest}" in witnesses[-1]
-        assert state.audit.verify(witness=(seq, digest)).witness_ok is True  # and it proves
+    return [t for t in texts if "audit witness" in t]
