@@ -317,7 +317,9 @@ async def _witness(state: StateContext, clients: Clients, now: datetime) -> None
         f"Keep it: `bite audit verify --witness {seq}:{digest}` proves the log since."
     )
     sent = await clients.telegram.send_text(text)
-    outcome = "sent" if sent.sent else f"not sent: {sent.reason or 'Telegram off'}"
+    outcome = "sent" if sent.sent else f"not sent: {sent.reason}"
+    if not clients.telegram.enabled:
+        outcome = "Telegram off"
     log.warning("audit witness %s:%s (%s)", seq, digest, outcome)
     if sent.sent or not clients.telegram.enabled:
         state.repo.set_state(WITNESS_KEY, iso_z(now), now)

@@ -23,7 +23,7 @@ image=localhost/cerbero-bite:latest
 volume="bite-check-$$"
 name="bite-check-$$"
 cleanup() {
-    podman rm --force --time 0 "$name" >/dev/null 2>&1 || true
+    podman rm --force --time 0 "$name" "$name-cron" >/dev/null 2>&1 || true
     podman volume rm --force "$volume" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -66,4 +66,21 @@ done
 [ -n "$healthy" ] || { podman logs "$name" >&2; fail "the HEALTHCHECK never passed"; }
 podman exec "$name" sh -c 'cat /proc/[0-9]*/comm' | grep -qx cron || fail "cron is not running"
 echo "image-check: started as in production: healthy, cron running"
+# cron itself runs a job as bite and its output reaches the container's log: a probe
+# line, every minute, in a second container on the same image and volume
+probe="build/image-probe.cron"
+grep -v '^[0-9*]' scripts/container/bite.cron > "$probe"
+echo '* * * * * root cd /data && as-bite bite health-run >/proc/1/fd/1 2>&1' >> "$probe"
+chmod 0644 "$probe"
+podman run --detach --name "$name-cron" --read-only --tmpfs /run --tmpfs /tmp \
+    --no-healthcheck -v "$volume:/data" -v "$PWD/$probe:/etc/cron.d/probe:ro" \
+    "$image" >/dev/null 2>&1
+ran=""
+for _ in $(seq 75); do
+    if [ "$(podman logs "$name-cron" 2>&1 | grep -c '^health: ')" -ge 2 ]; then ran=1; break; fi
+    sleep 1
+done
+podman rm --force --time 0 "$name-cron" >/dev/null 2>&1 || true
+[ -n "$ran" ] || fail "cron ran no job into the container's log within 75 s"
+echo "image-check: cron ran a job as bite; its output is in the container's log"
 echo "image-check: ok in $(( $(date +%s) - started )) s; image $(podman image inspect --format '{{.Size}}' "$image") bytes"
