@@ -23,7 +23,7 @@ image=localhost/cerbero-bite:latest
 volume="bite-check-$$"
 name="bite-check-$$"
 cleanup() {
-    podman rm --force --time 0 "$name" "$name-cron" >/dev/null 2>&1 || true
+    podman rm --force --ignore --time 0 "$name" "$name-cron" >/dev/null 2>&1 || true
     podman volume rm --force "$volume" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
