@@ -281,9 +281,10 @@ def open_clients(
     deribit = DeribitClient(http, clock, cfg.anomaly)
     hyperliquid = HyperliquidClient(http)
     macro = MacroClient(http)
-    telegram = TelegramClient(client, None, None, sleep)
     if notify:
         telegram = TelegramClient.from_env(client, sleep, env, telegram_url or TELEGRAM_API)
+    else:
+        telegram = TelegramClient(client, None, None, sleep)
     if telegram.enabled and paper_only:
         network = httpx.AsyncClient()
         extra_clients.append(network)
