@@ -22,6 +22,7 @@ from bite.clock import iso_z
 from bite.core import labels
 from bite.core.anomaly import spot_jump_anomalies
 from bite.core.exit_decision import crossing_ladder, evaluate
+from bite.core.greeks_aggregator import SignedLeg, aggregate_greeks
 from bite.core.indicators import pct_return
 from bite.core.monitor_schedule import decision_due
 from bite.core.types import ExitDecision, ExitSnapshot, OptionQuote, PositionView
@@ -209,6 +210,10 @@ async def _one(run: Run, row: PositionRow, market: Market) -> PositionOutcome:
         decision = replace(decision, action=row.exit_pending_rule, is_risk_exit=True)  # type: ignore[arg-type]
     numbers: dict[str, Any] = dict(decision.numbers)
     numbers["ladder"] = [str(p) for p in decision.ladder]
+    if not run.dry_run:  # bite status shows it without asking the broker
+        run.state.repo.set_evaluation(
+            row.id, decision.action, {**numbers, **_held_greeks(row, short, long)}, now
+        )
     if decision.action == "HOLD":
         if not run.dry_run:
             run.state.audit.append("HOLD", {"position_id": row.id, **numbers}, now)
@@ -241,6 +246,22 @@ async def _one(run: Run, row: PositionRow, market: Market) -> PositionOutcome:
             row.id, "exit_blocked", decision.action, [SETTLEMENT_WINDOW], numbers
         )
     return await _close(run, row, view, decision, market, numbers, short.forward)
+
+
+def _held_greeks(row: PositionRow, short: OptionQuote, long: OptionQuote) -> dict[str, float]:
+    """The net greeks of what is held, from this run's quotes of the two legs."""
+    legs = [
+        SignedLeg(sign, float(row.contracts), q.greeks)
+        for sign, q in ((-1, short), (1, long))
+        if q.greeks is not None
+    ]
+    net = aggregate_greeks(legs)
+    return {
+        "net_delta": round(net.delta, 4),
+        "net_gamma": round(net.gamma, 6),
+        "net_vega": round(net.vega, 2),
+        "net_theta": round(net.theta, 2),
+    }
 
 
 async def _close(

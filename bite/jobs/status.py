@@ -69,9 +69,20 @@ def positions(state: StateContext, now: datetime, *, include_closed: bool) -> li
                 "close_reason": row.close_reason,
                 "opened_at": row.opened_at,
                 "closed_at": row.closed_at,
+                "last_evaluation": _evaluation(state, row.id, now),
             }
         )
     return out
+
+
+def _evaluation(state: StateContext, position_id: str, now: datetime) -> dict[str, Any] | None:
+    """monitor-run's last evaluation of the position, with its age (no broker asked)."""
+    found = state.repo.last_evaluation(position_id)
+    if found is None:
+        return None
+    at, action, numbers = found
+    age = (now - parse_iso_z(at)).total_seconds() / 60
+    return {"at": at, "age_minutes": round(age, 1), "action": action, **numbers}
 
 
 def orders(state: StateContext, proposal: str | None) -> list[dict[str, Any]]:

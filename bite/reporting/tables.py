@@ -236,6 +236,28 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
         ],
         out,
     )
+    evaluated = [
+        {"id": p["id"], **p["last_evaluation"]}
+        for p in data["positions"]
+        if p.get("last_evaluation")
+    ]
+    if evaluated:
+        print_rows(
+            "Last evaluation by monitor-run (no broker asked)",
+            evaluated,
+            [
+                "id",
+                "age_minutes",
+                "action",
+                "spot",
+                "debit_mid",
+                "credit",
+                "short_delta",
+                "hours_left",
+                "net_delta",
+            ],
+            out,
+        )
     if "live" in data:
         live = data["live"]
         out.print(

@@ -156,6 +156,29 @@ class BookStore(Store):
                 (rule, rule, iso_z(now), iso_z(now), position_id),
             )
 
+    def set_evaluation(
+        self, position_id: str, action: str, numbers: dict[str, Any], now: datetime
+    ) -> None:
+        """Keep monitor-run's last evaluation of a position (it replaces the one before)."""
+        self.conn.execute(
+            "INSERT INTO position_evaluations (position_id, evaluated_at, action, numbers)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT(position_id) DO UPDATE SET"
+            " evaluated_at = excluded.evaluated_at, action = excluded.action,"
+            " numbers = excluded.numbers",
+            (position_id, iso_z(now), action, json.dumps(numbers, sort_keys=True)),
+        )
+
+    def last_evaluation(self, position_id: str) -> tuple[str, str, dict[str, Any]] | None:
+        """(evaluated_at, action, numbers) of the last evaluation, or None."""
+        row = self.conn.execute(
+            "SELECT evaluated_at, action, numbers FROM position_evaluations WHERE position_id = ?",
+            (position_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        numbers: dict[str, Any] = json.loads(row["numbers"])
+        return str(row["evaluated_at"]), str(row["action"]), numbers
+
     @staticmethod
     def _position(row: sqlite3.Row) -> PositionRow:
         return PositionRow(

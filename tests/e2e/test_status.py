@@ -65,3 +65,26 @@ def test_status_check_says_whether_the_jobs_run_and_the_bot_trusts_itself(
     integrity = ws.run("status", "--check", now=at(1.25))
     assert integrity.returncode == 4
     assert "armed for integrity: operator; tampering" in integrity.stdout
+
+
+def test_status_shows_the_monitors_last_evaluation_and_its_age(tmp_path: Path) -> None:
+    """monitor-run keeps its last evaluation of each position; bite status shows it,
+    with its age, without asking the broker. A dry run keeps nothing."""
+    ws = scripted_workspace(tmp_path, "crash")
+    entry = ws.json("entry-run", now=at(0))[1]
+    position = entry["proposal"]["proposal_id"]
+    assert ws.json("status", now=at(1))[1]["positions"][0]["last_evaluation"] is None
+    assert ws.run("monitor-run", "--full", "--dry-run", now=at(1)).returncode == 0
+    assert ws.json("status", now=at(1))[1]["positions"][0]["last_evaluation"] is None
+    code, monitor = ws.json("monitor-run", "--full", now=at(1))
+    assert code == 0
+    [held] = monitor["positions"]
+    status = ws.json("status", now=at(1.5))[1]
+    [row] = status["positions"]
+    seen = row["last_evaluation"]
+    assert (row["id"], seen["age_minutes"], seen["action"]) == (position, 30.0, held["action"])
+    for name in ("spot", "debit_mid", "debit_touch", "credit", "short_delta", "hours_left"):
+        assert seen[name] == held["numbers"][name], name
+    assert seen["net_delta"] > 0  # a bull put spread is long delta
+    text = ws.run("status", now=at(1.5)).stdout
+    assert "Last evaluation by monitor-run" in text and "30.0" in text
