@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -114,6 +116,19 @@ class PaperExchange:
         """Close the account database."""
         self.conn.close()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One SQLite transaction (the connection autocommits each statement otherwise):
+        a fill, a settlement, a reset or an hour's new strikes is written whole or not at
+        all, and in one commit rather than one per row."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
     def _listed(self, when: datetime) -> MarketState:
         """The market when an expiry was listed (asked again at every chain: kept)."""
         state = self._listing_states.get(when)
@@ -160,7 +175,7 @@ class PaperExchange:
             if x.strike not in known.get(x.expiry, set())
         ]
         if fresh:
-            with self.conn:  # one transaction, not one per row
+            with self._transaction():
                 self.conn.executemany("INSERT OR IGNORE INTO listed_strikes VALUES (?, ?)", fresh)
             for x in found.values():
                 known.setdefault(x.expiry, set()).add(x.strike)
@@ -176,14 +191,14 @@ class PaperExchange:
     def reset(self) -> int:
         """Start over: starting equity, no order, no position; the generation moves on."""
         generation = int(self._account()["generation"]) + 1
-        self.conn.execute("BEGIN IMMEDIATE")
-        for table in ("orders", "trades", "positions", "settlements", "fault_counts"):
-            self.conn.execute(f"DELETE FROM {table}")  # noqa: S608
-        self.conn.execute(
-            "UPDATE account SET cash_eth = ?, generation = ?, trade_counter = 0, order_counter = 0",
-            (str(self.cfg.starting_equity_eth), generation),
-        )
-        self.conn.execute("COMMIT")
+        with self._transaction():
+            for table in ("orders", "trades", "positions", "settlements", "fault_counts"):
+                self.conn.execute(f"DELETE FROM {table}")  # noqa: S608
+            self.conn.execute(
+                "UPDATE account SET cash_eth = ?, generation = ?, trade_counter = 0,"
+                " order_counter = 0",
+                (str(self.cfg.starting_equity_eth), generation),
+            )
         return generation
 
     def positions(self) -> list[dict[str, Any]]:
@@ -310,8 +325,6 @@ class PaperExchange:
         self._validate(legs, side, amount, price)
         self.touch(now)
         limit = Decimal(str(price))
-        generation, number = self._next("order_counter")
-        order_id = f"PAPER-{generation}-{number}"
         reject: str | None = None
         chain = self.chain(now)
         if any(chain.quote(leg["instrument_name"]) is None for leg in legs):
@@ -324,21 +337,24 @@ class PaperExchange:
             if needed > available:
                 reject = "not_enough_funds"
         state = "rejected" if reject else "open"
-        self.conn.execute(
-            "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
-            (
-                order_id,
-                label,
-                json.dumps(legs),
-                side,
-                int(amount),
-                str(limit),
-                state,
-                reject,
-                _ms(now),
-                _ms(now),
-            ),
-        )
+        with self._transaction():  # the order's number and its row, together
+            generation, number = self._next("order_counter")
+            order_id = f"PAPER-{generation}-{number}"
+            self.conn.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
+                (
+                    order_id,
+                    label,
+                    json.dumps(legs),
+                    side,
+                    int(amount),
+                    str(limit),
+                    state,
+                    reject,
+                    _ms(now),
+                    _ms(now),
+                ),
+            )
         trades = [] if reject else self._try_fill(order_id, now)
         return {"order": self._order_json(self._get(order_id)), "trades": trades}
 
@@ -461,6 +477,17 @@ class PaperExchange:
         qty: int,
         now: datetime,
     ) -> list[dict[str, Any]]:
+        with self._transaction():
+            return self._write_fill(row, quotes, limit, qty, now)
+
+    def _write_fill(
+        self,
+        row: sqlite3.Row,
+        quotes: list[tuple[PaperQuote, str]],
+        limit: Decimal,
+        qty: int,
+        now: datetime,
+    ) -> list[dict[str, Any]]:
         leg_prices = split_price(quotes, row["side"], limit)
         fees = combo_fees(leg_prices, [d for _, d in quotes], qty, self.fees)
         trades = []
@@ -541,23 +568,24 @@ class PaperExchange:
             delivery = self.delivery_price(listing.expiry)
             size = Decimal(row["size"])
             payoff, fee = settlement(listing, delivery, size, self.fees)
-            cash = Decimal(self._account()["cash_eth"]) + size * payoff - fee
-            self.conn.execute("UPDATE account SET cash_eth = ?", (str(cash),))
-            self.conn.execute(
-                "INSERT INTO settlements (instrument_name, size, delivery_price,"
-                " payoff_eth, fee, timestamp_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    row["instrument_name"],
-                    str(size),
-                    str(delivery),
-                    str(payoff),
-                    str(fee),
-                    _ms(listing.expiry),
-                ),
-            )
-            self.conn.execute(
-                "DELETE FROM positions WHERE instrument_name = ?", (row["instrument_name"],)
-            )
+            with self._transaction():
+                cash = Decimal(self._account()["cash_eth"]) + size * payoff - fee
+                self.conn.execute("UPDATE account SET cash_eth = ?", (str(cash),))
+                self.conn.execute(
+                    "INSERT INTO settlements (instrument_name, size, delivery_price,"
+                    " payoff_eth, fee, timestamp_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        row["instrument_name"],
+                        str(size),
+                        str(delivery),
+                        str(payoff),
+                        str(fee),
+                        _ms(listing.expiry),
+                    ),
+                )
+                self.conn.execute(
+                    "DELETE FROM positions WHERE instrument_name = ?", (row["instrument_name"],)
+                )
 
     def delivery_price(self, expiry: datetime) -> Decimal:
         """The delivery price at ``expiry``: the 30-minute average of the index before it."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from bite.config.schema import FeesConfig, PaperConfig
 from bite.paper.chain import Chain, PaperQuote
 from bite.paper.exchange import PaperExchange
@@ -145,3 +147,51 @@ def test_the_exchange_fills_at_the_touch_only_when_told(tmp_path: Path) -> None:
         finally:
             exchange.close()
     assert states == {"touch": "open", "improve": "filled"}
+
+
+def test_a_fill_that_fails_half_way_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fill is one transaction: the disk failing on its second leg leaves no trade, no
+    position, the cash and the order as they were; the next look fills it whole."""
+    market = SyntheticMarket(7)
+    now = datetime(2026, 3, 2, 14, tzinfo=UTC)
+    quotes = spread(len(PUTS) // 3)
+    prices = combo_prices(quotes, "sell")
+    assert prices is not None
+    legs = [{"instrument_name": q.listing.name, "direction": d} for q, d in quotes]
+    exchange = PaperExchange(
+        tmp_path / "paper.sqlite", market, PaperConfig(), FeesConfig(), Decimal("0.0001")
+    )
+    try:
+        resting = exchange.place_combo_order(
+            legs, "sell", 1, str(prices.touch + Decimal("0.0050")), "bite-t", now
+        )["order"]
+        assert resting["order_state"] == "open"
+        cash = exchange._account()["cash_eth"]
+        real = exchange._move_position
+        calls = []
+
+        def failing(name: str, delta: Decimal, price: Decimal) -> None:
+            calls.append(name)
+            if len(calls) == 2:
+                raise sqlite3.OperationalError("disk I/O error")
+            real(name, delta, price)
+
+        monkeypatch.setattr(exchange, "_move_position", failing)
+        with pytest.raises(sqlite3.OperationalError):
+            exchange.edit_order(resting["order_id"], str(prices.touch), now)
+        rows = [
+            exchange.conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            for table in ("trades", "positions")
+        ]
+        assert rows == [0, 0]
+        assert exchange._account()["cash_eth"] == cash
+        assert exchange._get(resting["order_id"])["filled_amount"] == 0
+        monkeypatch.setattr(exchange, "_move_position", real)
+        exchange.touch(now)  # the next look at the book fills it, whole
+        assert exchange._get(resting["order_id"])["state"] == "filled"
+        count = exchange.conn.execute("SELECT count(*) FROM trades").fetchone()[0]
+        assert (count, len(exchange.positions())) == (2, 2)
+    finally:
+        exchange.close()
