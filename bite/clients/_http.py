@@ -169,8 +169,12 @@ class McpHttp:
     ) -> Any:
         """Call a tool; retry on unavailability when ``retry`` (reads and cancels only)."""
         payload = dict(args or {})
-        if not retry:
+        if not retry or not self.retry_waits_s:
             return await self._once(service, tool, payload)
+        try:  # most calls succeed at once: the retry machinery only when one did not
+            return await self._once(service, tool, payload)
+        except McpUnavailableError:
+            pass
         waits = iter(self.retry_waits_s)
 
         async def wait(_: Any) -> None:
@@ -178,10 +182,10 @@ class McpHttp:
             log.warning("%s.%s unavailable; retrying in %g s", service, tool, delay)
             await self.sleep(delay)
 
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(len(self.retry_waits_s) + 1),
+        retrying = AsyncRetrying(  # each retry after its wait
+            stop=stop_after_attempt(len(self.retry_waits_s)),
             retry=retry_if_exception_type(McpUnavailableError),
-            before_sleep=wait,
+            before=wait,
             sleep=_no_sleep,
             reraise=True,
         )
@@ -217,4 +221,4 @@ def _json_value(body: Any) -> Any:
 
 
 async def _no_sleep(_: float) -> None:
-    """tenacity's own sleep is bypassed: the wait happens in ``before_sleep`` on our clock."""
+    """tenacity's own sleep is bypassed: the wait happens in ``before``, on our clock."""
