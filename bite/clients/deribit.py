@@ -216,9 +216,10 @@ class DeribitClient:
         if any(str(r.get("instrument_name")) not in instruments for r in rows):
             # a listing newer than the cache
             instruments = await self.instruments(refresh=True, expiring=expiring)
-        if expiring is not None:
+        if expiring is not None:  # the rows' own instruments, not every one ever listed
+            named = (instruments.get(str(r.get("instrument_name"))) for r in rows)
             instruments = {
-                name: i for name, i in instruments.items() if expiring[0] <= i.expiry <= expiring[1]
+                i.name: i for i in named if i is not None and expiring[0] <= i.expiry <= expiring[1]
             }
         return summary_to_chain(rows, instruments, self.clock.now(), self.anomaly)
 
