@@ -112,11 +112,4 @@ def _run(args: list[str]) -> int:
 
 def main() -> None:
     """Entry point of the ``bite`` script (and ``python -m bite``)."""
-    import gc
-
-    # A job's start builds some 200,000 objects (the config's schema, the rule types,
-    # the clients), and the cyclic collector, run every 700 allocations by default,
-    # walked them again and again: a tenth of a health-run. Every 50,000 allocations it
-    # still runs, on long runs too (a backtest, paper serve), just rarely.
-    gc.set_threshold(50_000, 20, 20)
     sys.exit(run(sys.argv[1:]))

@@ -9,7 +9,6 @@ walked by its own process, then the join between them is checked.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 from pathlib import Path
 from typing import BinaryIO
 
@@ -99,6 +98,8 @@ def walk_parallel(path: Path, size: int) -> WalkResult:
     if middle >= size:
         with path.open("rb") as handle:
             return walk(handle)
+    import multiprocessing  # noqa: PLC0415 - only a long log's walk needs it (a job's start)
+
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(2) as pool:
         second = pool.apply_async(_walk_segment, (str(path), middle, None))
