@@ -66,6 +66,11 @@ class MarketSource(Protocol):
         """The market at ``when``."""
         ...
 
+    def index_and_dvol(self, when: datetime) -> tuple[float, float]:
+        """The index and DVOL at ``when``, as ``state`` has them: what the history tools
+        (candles, DVOL) ask of many instants, without the rest of the state."""
+        ...
+
     def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
         """Macro events in [start, end]."""
         ...
@@ -141,6 +146,11 @@ class SyntheticMarket:
         spike_phase = (s / (DAY * 97) + unit(self.seed, "spike")) % 1.0
         spike = 30 * math.exp(-(((spike_phase - 0.5) / 0.012) ** 2))
         return max(28.0, base + spike)
+
+    def index_and_dvol(self, when: datetime) -> tuple[float, float]:
+        """The index and DVOL at ``when`` (``state``'s)."""
+        found = self.state(when)
+        return found.index, found.dvol
 
     def state(self, when: datetime) -> MarketState:
         """The market at ``when``: O(modes), independent of the time since the epoch."""
@@ -336,6 +346,10 @@ class HistoricalMarket:
         dvol = day_path(self.seed, "dvol", day, (before, vol.high, vol.low, vol.close), frac)
         return math.exp(x), dvol
 
+    def index_and_dvol(self, when: datetime) -> tuple[float, float]:
+        """The index and DVOL at ``when`` (``state``'s, without the rest)."""
+        return self._raw(when)
+
     def state(self, when: datetime) -> MarketState:
         """The market at ``when`` (see the class docstring for what it may read)."""
         day = when.date()
@@ -412,6 +426,10 @@ class ScriptedMarket:
         v1 = float(self._rows[i].get(key, default))
         w = (when - t0).total_seconds() / (t1 - t0).total_seconds()
         return v0 + (v1 - v0) * w
+
+    def index_and_dvol(self, when: datetime) -> tuple[float, float]:
+        """The index and DVOL at ``when`` (``state``'s)."""
+        return self._value(when, "spot", 3000.0), self._value(when, "dvol", 60.0)
 
     def state(self, when: datetime) -> MarketState:
         """Interpolate every field between the surrounding points."""

@@ -178,7 +178,7 @@ class PaperService:
         t = first
         while t <= end.timestamp() and len(points) < 1000:
             at = datetime.fromtimestamp(t, tz=UTC)
-            v = round(self.market.state(at).dvol, 2)
+            v = round(self.market.index_and_dvol(at)[1], 2)
             points.append([int(t * 1000), v, v, v, v])
             t += step
         return {"data": points, "continuation": None}
@@ -195,8 +195,8 @@ class PaperService:
             open_at = datetime.fromtimestamp(t, tz=UTC)
             close_at = min(open_at + timedelta(seconds=step), now)
             ticks.append(int(t * 1000))
-            opens.append(round(self.market.state(open_at).index * 1.0002, 2))
-            closes.append(round(self.market.state(close_at).index * 1.0002, 2))
+            opens.append(round(self.market.index_and_dvol(open_at)[0] * 1.0002, 2))
+            closes.append(round(self.market.index_and_dvol(close_at)[0] * 1.0002, 2))
             t += step
         highs = [max(o, c) for o, c in zip(opens, closes, strict=True)]
         lows = [min(o, c) for o, c in zip(opens, closes, strict=True)]

@@ -200,3 +200,30 @@ def test_working_day_rates_may_skip_easter_but_not_more(tmp_path: Path) -> None:
     path.write_text("date,close\n2025-04-17,1.13\n2025-04-23,1.14\n", encoding="utf-8")
     with pytest.raises(DataFileError, match="gap from 2025-04-17"):
         read_series(path, cadence="working")
+
+
+def test_every_market_gives_the_history_tools_the_index_and_dvol_of_its_state(
+    tmp_path: Path,
+) -> None:
+    """The candles and DVOL tools ask ``index_and_dvol`` of many instants instead of the
+    whole state: the two numbers must be the state's own, for every kind of market."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "points:\n  - {time: '2026-03-02T00:00:00Z', spot: 3000, dvol: 60}\n"
+        "  - {time: '2026-03-03T00:00:00Z', spot: 2800, dvol: 80}\n",
+        encoding="utf-8",
+    )
+    historical = HistoricalMarket(
+        read_bars(default_data_file("eth_usd_daily.csv")),
+        read_bars(default_data_file("eth_dvol.csv")),
+        seed=7,
+    )
+    for market, start in (
+        (SyntheticMarket(7), T),
+        (ScriptedMarket.from_file(path), T),
+        (historical, datetime(2022, 6, 13, tzinfo=UTC)),
+    ):
+        for minutes in (0, 7, 61, 725, 1439, 2000):
+            when = start + timedelta(minutes=minutes)
+            state = market.state(when)
+            assert market.index_and_dvol(when) == (state.index, state.dvol)
