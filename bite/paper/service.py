@@ -166,7 +166,7 @@ class PaperService:
         return {"scope": PAPER_KEY_SCOPE}
 
     def _deribit_index_price(self, args: dict[str, Any], now: datetime) -> Any:
-        index = round(self.market.state(now).index, 2)
+        index = round(self.market.index_and_dvol(now)[0], 2)
         return {"index_price": index, "estimated_delivery_price": index}
 
     def _deribit_dvol(self, args: dict[str, Any], now: datetime) -> Any:
