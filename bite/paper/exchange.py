@@ -467,20 +467,10 @@ class PaperExchange:
         qty = min(remaining, int(prices.top_amount))
         if not fills or qty < 1:
             return []
-        return self._book_fill(row, quotes, limit, qty, now)
+        with self._transaction():  # the trades, the positions, the cash and the order
+            return self._book_fill(row, quotes, limit, qty, now)
 
     def _book_fill(
-        self,
-        row: sqlite3.Row,
-        quotes: list[tuple[PaperQuote, str]],
-        limit: Decimal,
-        qty: int,
-        now: datetime,
-    ) -> list[dict[str, Any]]:
-        with self._transaction():
-            return self._write_fill(row, quotes, limit, qty, now)
-
-    def _write_fill(
         self,
         row: sqlite3.Row,
         quotes: list[tuple[PaperQuote, str]],

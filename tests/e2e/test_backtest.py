@@ -194,14 +194,16 @@ variants:
 """
 
 
-def _sweep(grid: Path, out: Path, *where: str, process: bool = False) -> dict[str, Any]:
-    done = bite(
+def _sweep_run(grid: Path, out: Path, *where: str, process: bool = False) -> Any:
+    """``bite backtest sweep`` of ``grid`` over ten weeks in which most runs trade, in and
+    out of sample; ``where``: --workers, --scheduler, --json."""
+    return bite(
         "backtest",
         "sweep",
         "--grid",
         str(grid),
         "--from",
-        "2022-09-05",  # ten weeks in which most runs trade, in and out of sample
+        "2022-09-05",
         "--split",
         "2022-10-17",
         "--to",
@@ -209,11 +211,14 @@ def _sweep(grid: Path, out: Path, *where: str, process: bool = False) -> dict[st
         *where,
         "--out",
         str(out),
-        "--json",
         "--config",
         str(ROOT / "strategy.yaml"),
         process=process,
     )
+
+
+def _sweep(grid: Path, out: Path, *where: str, process: bool = False) -> dict[str, Any]:
+    done = _sweep_run(grid, out, *where, "--json", process=process)
     assert done.returncode == 0, done.stderr
     report: dict[str, Any] = json.loads(done.stdout)
     assert report["runs"] == 2 * 2 * 2  # sets x variants x (in, out)
@@ -266,23 +271,7 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error(
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     grid = tmp_path / "grid.yaml"
     grid.write_text(GRID, encoding="utf-8")
-    done = bite(
-        "backtest",
-        "sweep",
-        "--grid",
-        str(grid),
-        "--from",
-        "2022-01-03",
-        "--split",
-        "2022-02-14",
-        "--to",
-        "2022-03-13",
-        "--scheduler",
-        address,
-        "--json",
-        "--out",
-        str(tmp_path / "out"),
-    )
+    done = _sweep_run(grid, tmp_path / "out", "--scheduler", address, "--json")
     assert done.returncode == 2
     assert f"no Dask scheduler answered at {address}" in json.loads(done.stdout)["error"]
     assert not (tmp_path / "out" / "sweep.csv").exists()
@@ -291,19 +280,6 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error(
 def test_a_grid_key_that_does_not_exist_is_named(tmp_path: Path) -> None:
     grid = tmp_path / "grid.yaml"
     grid.write_text("strikes.short_delta_targte: [0.2]\n", encoding="utf-8")
-    done = bite(
-        "backtest",
-        "sweep",
-        "--grid",
-        str(grid),
-        "--from",
-        "2022-01-03",
-        "--split",
-        "2022-02-14",
-        "--to",
-        "2022-03-13",
-        "--out",
-        str(tmp_path / "out"),
-    )
+    done = _sweep_run(grid, tmp_path / "out")
     assert done.returncode == 2
     assert "strikes.short_delta_targte" in done.stderr
