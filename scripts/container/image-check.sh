@@ -15,7 +15,11 @@ for tool in podman runc mmdebstrap; do
 done
 if [ -n "$missing" ]; then
     echo "image-check: installing$missing"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+    # a clean machine may hold no package lists yet
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null 2>&1 || {
+        apt-get update -q >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+    }
 fi
 started=$(date +%s)
 sh scripts/container/build-image.sh
