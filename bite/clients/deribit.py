@@ -46,6 +46,16 @@ log = logging.getLogger("bite.deribit")
 _err = Fields(SERVICE).error
 
 
+def _window_hint(expiring: tuple[datetime, datetime] | None) -> dict[str, int]:
+    """An expiry window as the service contract's hint (``expiry_from``/``expiry_to``, ms)."""
+    if expiring is None:
+        return {}
+    return {
+        "expiry_from": int(expiring[0].timestamp() * 1000),
+        "expiry_to": int(expiring[1].timestamp() * 1000),
+    }
+
+
 @dataclass(frozen=True)
 class Venue:
     """What the broker says of itself before anything private is sent."""
@@ -178,9 +188,7 @@ class DeribitClient:
         """
         if self._instruments is None or refresh:
             args: dict[str, Any] = {"currency": "ETH", "kind": "option", "expired": False}
-            if expiring is not None:
-                args["expiry_from"] = int(expiring[0].timestamp() * 1000)
-                args["expiry_to"] = int(expiring[1].timestamp() * 1000)
+            args.update(_window_hint(expiring))
             rows = await self._call("instruments", args)
             if not isinstance(rows, list):
                 raise _err("instruments", "answer is not a list")
@@ -206,10 +214,7 @@ class DeribitClient:
         is filtered here whatever it did, so the result is the same from any service.
         """
         instruments = await self.instruments(expiring=expiring)
-        args: dict[str, Any] = {"currency": "ETH", "kind": "option"}
-        if expiring is not None:
-            args["expiry_from"] = int(expiring[0].timestamp() * 1000)
-            args["expiry_to"] = int(expiring[1].timestamp() * 1000)
+        args: dict[str, Any] = {"currency": "ETH", "kind": "option", **_window_hint(expiring)}
         rows = await self._call("book_summary", args)
         if not isinstance(rows, list):
             raise _err("book_summary", "answer is not a list")

@@ -212,8 +212,7 @@ class PaperService:
 
     def _deribit_instruments(self, args: dict[str, Any], now: datetime) -> Any:
         chain = self.exchange.chain(now)
-        first = int(args.get("expiry_from", 0))
-        last = int(args.get("expiry_to", 2**62))
+        first, last = _window(args)
         return [
             {
                 "instrument_name": x.name,
@@ -241,8 +240,7 @@ class PaperService:
         chain = self.exchange.chain(now)
         index = round(chain.state.index, 2)
         stamp = int(now.timestamp() * 1000)
-        first = int(args.get("expiry_from", 0))
-        last = int(args.get("expiry_to", 2**62))
+        first, last = _window(args)
         return [
             summary_json(q, index, stamp)
             for name, listing in chain.listings.items()
@@ -395,3 +393,8 @@ def _classify(value: int) -> str:
     if value <= 75:
         return "Greed"
     return "Extreme Greed"
+
+
+def _window(args: dict[str, Any]) -> tuple[int, int]:
+    """The expiry window hint of ``instruments`` and ``book_summary`` (ms; all when absent)."""
+    return int(args.get("expiry_from", 0)), int(args.get("expiry_to", 2**62))

@@ -140,14 +140,10 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         return await self._public("public/get_tradingview_chart_data", args)
 
     async def _tool_instruments(self, args: dict[str, Any]) -> Any:
-        # Deribit has no expiry filter: the window hint stays here (the client merges)
-        venue_args = {k: v for k, v in args.items() if k not in ("expiry_from", "expiry_to")}
-        return await self._public("public/get_instruments", venue_args)
+        return await self._public("public/get_instruments", _without_window(args))
 
     async def _tool_book_summary(self, args: dict[str, Any]) -> Any:
-        # Deribit has no expiry filter: the window hint stays here (the client filters)
-        venue_args = {k: v for k, v in args.items() if k not in ("expiry_from", "expiry_to")}
-        return await self._public("public/get_book_summary_by_currency", venue_args)
+        return await self._public("public/get_book_summary_by_currency", _without_window(args))
 
     async def _tool_ticker(self, args: dict[str, Any]) -> Any:
         return await self._public("public/ticker", args)
@@ -439,3 +435,9 @@ def _locked_for_eth(status: Any) -> bool:
 
 def _error(status: int, code: str, message: str) -> httpx.Response:
     return httpx.Response(status, json={"error": {"code": code, "message": message}})
+
+
+def _without_window(args: dict[str, Any]) -> dict[str, Any]:
+    """Deribit has no expiry filter: the window hint stays here (the client filters and
+    merges whatever comes back)."""
+    return {k: v for k, v in args.items() if k not in ("expiry_from", "expiry_to")}

@@ -193,6 +193,36 @@ def test_public_data_comes_from_mainnet_while_the_account_stays_on_testnet(
     assert all("Authorization" not in r.headers for r in public)
 
 
+def test_the_chain_windows_hint_stays_in_the_connector(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    """Deribit has no expiry filter: ``expiry_from``/``expiry_to`` never reach it, and the
+    client keeps only the window's options from whatever comes back."""
+    instruments = json.loads(
+        (FIXTURES / "deribit/get_instruments_ETH_2021-07-22.json").read_text()
+    )["result"]
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_instruments", json=envelope(instruments, testnet=False)
+    )
+    httpx_mock.add_response(
+        url=f"{MAIN}/public/get_book_summary_by_currency", json=envelope([], testnet=False)
+    )
+    window = (datetime(2021, 7, 23, tzinfo=UTC), datetime(2021, 8, 1, tzinfo=UTC))
+
+    async def body(c: Clients) -> Any:
+        chain = await c.deribit.chain(window)
+        return chain, await c.deribit.instruments()
+
+    chain, known = run(cfg(), body, tmp_path)
+    assert chain.quotes == ()
+    assert len(known) == len([r for r in instruments if r["kind"] == "option"])
+    sent = [json.loads(r.content)["params"] for r in httpx_mock.get_requests()]
+    assert [sorted(p) for p in sent] == [
+        ["currency", "expired", "kind"],
+        ["currency", "kind"],
+    ]
+
+
 def test_the_token_is_refreshed_when_it_expires(httpx_mock: HTTPXMock, tmp_path: Path) -> None:
     auth(httpx_mock, expires=0)
     httpx_mock.add_response(
