@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -153,7 +156,7 @@ def backtest_command(
             if grid is None or split is None:
                 raise UsageError("bite backtest sweep needs --grid and --split")
             _setup(None, log_level)
-            _sweep(grid, first, _day(split), last, out, (workers, scheduler), config, as_json)
+            _sweep(grid, first, _day(split), last, out, workers, scheduler, config, as_json)
             return
         shipped = default_inputs(first, last)
         try:
@@ -179,25 +182,11 @@ def backtest_command(
         )
         cfg = load_config(resolve_config_path(config, environ())).config
         _setup(resolve_data_dir(data_dir, environ()) if data_dir is not None else None, log_level)
-        progress = None
-        bar = None
-        if not as_json and sys.stderr.isatty():
-            from rich.progress import Progress
-
-            bar = Progress(transient=True)
-            task = bar.add_task("backtest", total=None)
-            bar.start()
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-        try:
-            result = asyncio.run(run_backtest(inputs, cfg, progress))
-        except DataFileError as exc:
-            raise UsageError(str(exc)) from None
-        finally:
-            if bar is not None:
-                bar.stop()
+        with _progress("backtest", None, as_json) as progress:
+            try:
+                result = asyncio.run(run_backtest(inputs, cfg, progress))
+            except DataFileError as exc:
+                raise UsageError(str(exc)) from None
         files = write_outputs(result, out, inputs)
         summary = result.summary()
         if as_json:
@@ -216,13 +205,38 @@ def backtest_command(
         print_backtest(summary, first, last, files)
 
 
+@contextmanager
+def _progress(
+    label: str, total: int | None, as_json: bool
+) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal (none with ``--json`` or without a terminal): the
+    callback a long run reports to, or None."""
+    if as_json or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task(label, total=total)
+    bar.start()
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        bar.stop()
+
+
 def _sweep(
     grid_path: Path,
-    first: Any,
-    split: Any,
-    last: Any,
+    first: date,
+    split: date,
+    last: date,
     out: Path,
-    where: tuple[int | None, str | None],
+    workers: int | None,
+    scheduler: str | None,
     config: Path | None,
     as_json: bool,
 ) -> None:
@@ -234,36 +248,21 @@ def _sweep(
     from bite.context import resolve_config_path
     from bite.paper.market import DataFileError
 
+    if workers is not None and scheduler is not None:
+        raise UsageError("--workers and --scheduler: the cluster chooses its workers; give one")
     cfg = load_config(resolve_config_path(config, environ())).config
     grid = sweep.read_grid(grid_path)
     try:
         runs = sweep.plan(grid, cfg, first, split, last)
     except DataFileError as exc:
         raise UsageError(str(exc)) from None
-    workers, scheduler = where
-    if workers is not None and scheduler is not None:
-        raise UsageError("--workers and --scheduler: the cluster chooses its workers; give one")
     count = workers or os.cpu_count() or 1
     on = f"the cluster at {scheduler}" if scheduler else f"{count} workers"
-    bar = None
-    progress = None
-    if not as_json and sys.stderr.isatty():
-        from rich.progress import Progress
-
-        bar = Progress(transient=True)
-        task = bar.add_task(f"sweep: {len(runs)} runs on {on}", total=len(runs))
-        bar.start()
-
-        def progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-    try:
-        results = sweep.execute(runs, count, progress, scheduler)
-    except DataFileError as exc:
-        raise UsageError(str(exc)) from None
-    finally:
-        if bar is not None:
-            bar.stop()
+    with _progress(f"sweep: {len(runs)} runs on {on}", len(runs), as_json) as progress:
+        try:
+            results = sweep.execute(runs, count, progress, scheduler)
+        except DataFileError as exc:
+            raise UsageError(str(exc)) from None
     table = sweep.rows(grid, results)
     ranking = sweep.ranked(grid, table)
     out.mkdir(parents=True, exist_ok=True)

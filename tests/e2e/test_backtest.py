@@ -277,6 +277,17 @@ def test_a_scheduler_that_does_not_answer_is_a_usage_error(
     assert not (tmp_path / "out" / "sweep.csv").exists()
 
 
+def test_workers_and_a_scheduler_together_are_refused_before_any_run(tmp_path: Path) -> None:
+    grid = tmp_path / "grid.yaml"
+    grid.write_text(GRID, encoding="utf-8")
+    done = _sweep_run(
+        grid, tmp_path / "out", "--workers", "2", "--scheduler", "tcp://127.0.0.1:1", "--json"
+    )
+    assert done.returncode == 2
+    assert "--workers and --scheduler" in json.loads(done.stdout)["error"]
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_grid_key_that_does_not_exist_is_named(tmp_path: Path) -> None:
     grid = tmp_path / "grid.yaml"
     grid.write_text("strikes.short_delta_targte: [0.2]\n", encoding="utf-8")
