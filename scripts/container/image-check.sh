@@ -52,6 +52,13 @@ owners=$(podman run --rm --read-only --no-healthcheck -v "$volume:/data" --entry
     "$image" -c 'find /data ! -user bite | head -n 5')
 [ -z "$owners" ] || fail "files on the volume not owned by bite: $owners"
 echo "image-check: every file on the volume belongs to bite"
+# a command runs as bite, and a secret file becomes its _FILE variable (never its value)
+printf 'not-a-real-chat-id\n' > build/image-probe-secret
+seen=$(podman run --rm --read-only --no-healthcheck \
+    -v "$PWD/build/image-probe-secret:/run/secrets/telegram_chat_id:ro" "$image" \
+    sh -c 'echo "$(id -un) $CERBERO_BITE_TELEGRAM_CHAT_ID_FILE ${CERBERO_BITE_TELEGRAM_CHAT_ID:-unset}"')
+[ "$seen" = "bite /run/secrets/telegram_chat_id unset" ] || fail "as-bite and secrets: '$seen'"
+echo "image-check: commands run as bite; /run/secrets/NAME is CERBERO_BITE_<NAME>_FILE"
 # crontab -n writes its copy under /var/spool/cron even in a dry run: a writable root here
 podman run --rm --no-healthcheck --entrypoint sh "$image" -c '
     as_user() { sed -E "/^[0-9*]/ s/^(([^ ]+ +){5})[^ ]+ +/\1/" "$1"; }
