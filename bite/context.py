@@ -246,10 +246,8 @@ def open_clients(
     mounts: dict[str, httpx.AsyncBaseTransport] = {}
     paper: PaperService | None = None
     local: tuple[str, Local] | None = None
-    all_paper = all(e.base_url.startswith(PAPER_BASE) for e in ends.values())
-    if cfg.execution.environment == "paper" and any(
-        e.base_url.startswith(PAPER_BASE) for e in ends.values()
-    ):
+    on_paper = [e.base_url.startswith(PAPER_BASE) for e in ends.values()]
+    if cfg.execution.environment == "paper" and any(on_paper):
         from bite.paper.series import build_market
         from bite.paper.service import PaperService
         from bite.paper.transport import PaperTransport
@@ -257,13 +255,14 @@ def open_clients(
         market = market or build_market(cfg, config_dir or Path.cwd())
         faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
         paper = PaperService(cfg, data_dir, market, faults)
-        mounts[PAPER_BASE] = PaperTransport(paper, clock)
+        answering = PaperTransport(paper, clock)
+        mounts[PAPER_BASE] = answering
         if in_process:
-            local = (PAPER_BASE, PaperTransport(paper, clock).answer)
+            local = (PAPER_BASE, answering.answer)
     extra_clients: list[httpx.AsyncClient] = []
     if cfg.execution.environment != "paper":
         mounts.update(_direct_mounts(cfg, clock, config_dir, env, transport, extra_clients))
-    paper_only = transport is None and all_paper and list(mounts) == [PAPER_BASE]
+    paper_only = transport is None and all(on_paper) and list(mounts) == [PAPER_BASE]
     if paper_only:
         client = httpx.AsyncClient(transport=mounts[PAPER_BASE])
     else:
