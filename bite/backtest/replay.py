@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import json
 import logging
 import statistics
 import tempfile
@@ -467,10 +468,11 @@ def equity_svg(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def write_outputs(result: BacktestResult, out_dir: Path, inputs: BacktestInputs) -> list[Path]:
-    """trades.csv, equity.csv, decisions.csv, equity.svg, report.html (byte-identical for
-    identical inputs)."""
+    """summary.json, trades.csv, equity.csv, decisions.csv, equity.svg, report.html
+    (byte-identical for identical inputs)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
+        "summary.json": json.dumps(result.summary(), indent=2, sort_keys=True, default=str) + "\n",
         "trades.csv": csv_text(result.trades),
         "equity.csv": csv_text(result.equity),
         "decisions.csv": csv_text(result.decisions),

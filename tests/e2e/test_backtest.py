@@ -65,9 +65,10 @@ def test_identical_inputs_give_byte_identical_outputs_with_or_without_http(
     result = asyncio.run(run_backtest(inputs, load_config(pinned(tmp_path)).config))
     write_outputs(result, tmp_path / "b", inputs)
     assert first["summary"] == result.summary()
-    for name in ("trades.csv", "equity.csv", "decisions.csv", "equity.svg"):
+    for name in ("summary.json", "trades.csv", "equity.csv", "decisions.csv", "equity.svg"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     summary = first["summary"]
+    assert json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8")) == summary
     assert isinstance(summary, dict)
     assert summary["trades"] >= 2
     assert summary["entry_slots"] == 11
