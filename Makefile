@@ -15,7 +15,7 @@ export UV_NO_PROGRESS := 1
 export UV_COMPILE_BYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run test check fmt format-check lint types contracts bench lock clean image image-check
+.PHONY: help install install-dev run test check fmt format-check lint types contracts bench lock clean image image-check dashboard browser screenshot
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -30,7 +30,7 @@ $(BIN)/.installed: $(UV) pyproject.toml uv.lock
 	@touch $@
 
 $(BIN)/.installed-dev: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --extra sweep --python $(PYTHON)
+	$(UV) sync --frozen --extra sweep --extra dashboard --python $(PYTHON)
 	$(BIN)/python -m compileall -q bite
 	@touch $@ $(BIN)/.installed
 
@@ -41,9 +41,26 @@ install-dev: $(BIN)/.installed-dev ## Install bite with the development tools
 run: install ## Run one entry cycle as a dry run on the embedded paper exchange
 	$(BIN)/bite entry-run --dry-run
 
-test: install-dev ## Run the whole test suite (one worker per core)
+test: install-dev browser ## Run the whole test suite (one worker per core)
 	$(BIN)/python -m compileall -q bite
 	$(BIN)/pytest -q -n auto --dist worksteal
+
+browser: ## Debian's chromium for the dashboard's browser test (installed when run as root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }; \
+	  else \
+	    echo "the dashboard's browser test needs Debian's chromium:" \
+	      "sudo apt-get install chromium chromium-driver"; \
+	  fi; }
+
+dashboard: $(UV) ## Install the dashboard extra and start it on http://127.0.0.1:8501
+	$(UV) sync --frozen --inexact --no-dev --extra dashboard --python $(PYTHON)
+	$(BIN)/bite dashboard
+
+screenshot: install-dev browser ## Redraw docs/images/dashboard.png (the README's picture)
+	$(BIN)/python scripts/dashboard_screenshot.py docs/images/dashboard.png
 
 fmt: install-dev ## Format the code in place
 	$(BIN)/ruff format bite tests scripts

@@ -23,7 +23,7 @@ __all__ = ["main", "run"]  # and ``app``, built on first use (module __getattr__
 def __getattr__(name: str) -> Any:
     """``bite.cli.app``: the Typer app, built on first use."""
     if name == "app":
-        from bite.commands import config, jobs, market, safety, views  # noqa: F401 - register
+        from bite.commands import config, dashboard, jobs, market, safety, views  # noqa: F401
         from bite.commands._shared import app
 
         return app

@@ -28,11 +28,12 @@ from bite.config.loader import LoadedConfig, load_config
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
 from bite.config.secrets import known_secret_values, read_secret
 from bite.errors import ConfigError, UsageError
+from bite.log import redact_text
 from bite.paper.crash import check_crash_point, crash_point
 from bite.paper.faults import FAULTS_ENV, parse_faults
 from bite.safety.audit_log import AuditLog, BootResult
-from bite.safety.kill_switch import KillSwitch
-from bite.state.db import open_database
+from bite.safety.kill_switch import KillSwitch, KillSwitchState, Kind
+from bite.state.db import open_database, open_readonly
 from bite.state.repository import Repository
 
 if TYPE_CHECKING:  # loaded by the runs that use them (a cron job pays its start every time)
@@ -130,6 +131,31 @@ def open_state(data_dir: Path, *, secrets: tuple[str, ...] = ()) -> StateContext
 
     audit.on_reset = chain_reset
     return StateContext(data_dir=data_dir, repo=repo, audit=audit, kill_switch=switch)
+
+
+def open_state_readonly(data_dir: Path) -> StateContext:
+    """The state of ``data_dir`` for reading only (the dashboard): a ``mode=ro`` SQLite
+    connection, no migration, nothing created. Writing through it fails; a missing or
+    unreadable database raises :class:`bite.state.db.DatabaseError`."""
+    repo = Repository(open_readonly(data_dir / STATE_FILE))
+    audit = AuditLog(data_dir, repo)
+    return StateContext(
+        data_dir=data_dir, repo=repo, audit=audit, kill_switch=KillSwitch(repo, None)
+    )
+
+
+def arm_kill_switch(
+    data_dir: Path, reason: str, kind: Kind, source: str, now: datetime, secrets: tuple[str, ...]
+) -> KillSwitchState:
+    """Arm the switch on a short write connection of its own: ``bite kill-switch arm``
+    (source ``operator``) and the dashboard's one action (source ``dashboard``).
+
+    The reason is kept in the audit log with every known secret value removed.
+    """
+    if not reason.strip():
+        raise UsageError("the kill switch needs a reason (it is kept in the audit log)")
+    with open_state(data_dir, secrets=secrets) as state:
+        return state.kill_switch.arm(redact_text(reason, secrets), kind, source, now)
 
 
 # -- services -----------------------------------------------------------------------------

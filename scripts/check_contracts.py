@@ -74,9 +74,13 @@ LAYERS: dict[str, frozenset[str]] = {
         {"jobs", "paper", "context", "clients", "safety", "state", "reporting", "core"}
         | {"clock", "config", "errors", "log"}
     ),
+    "dashboard": frozenset(
+        {"jobs", "context", "safety", "state", "reporting", "core", "clock", "config"}
+        | {"errors", "log"}
+    ),
     "commands": frozenset(
-        {"backtest", "jobs", "paper", "context", "clients", "safety", "state", "reporting"}
-        | {"core", "clock", "config", "errors", "log"}
+        {"dashboard", "backtest", "jobs", "paper", "context", "clients", "safety", "state"}
+        | {"reporting", "core", "clock", "config", "errors", "log"}
     ),
     "cli": frozenset({"commands", "errors"}),
     "__main__": frozenset({"cli"}),

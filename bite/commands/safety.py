@@ -179,17 +179,22 @@ def kill_arm(
 ) -> None:
     """Arm the kill switch: no new entries (and with --no-exits, no orders at all)."""
     with _exit_codes():
+        from bite.config.secrets import known_secret_values
+        from bite.context import arm_kill_switch, resolve_data_dir
+
         if not reason.strip():
             raise UsageError("--reason must say why")
         clock = _clock(config)
-        with _state(data_dir) as state:
-            _setup(state.data_dir, log_level, clock.now())
-            current = state.kill_switch.arm(
-                _scrubbed(reason),
-                "integrity" if no_exits else "operational",
-                "operator",
-                clock.now(),
-            )
+        directory = resolve_data_dir(data_dir, environ())
+        _setup(directory, log_level, clock.now())
+        current = arm_kill_switch(
+            directory,
+            reason,
+            "integrity" if no_exits else "operational",
+            "operator",
+            clock.now(),
+            known_secret_values(environ()),
+        )
         if as_json:
             _emit(current.to_dict())
         else:

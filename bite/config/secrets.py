@@ -15,12 +15,14 @@ from pathlib import Path
 from bite.config.schema import SERVICE_NAMES
 from bite.errors import ConfigError
 
+DASHBOARD_PASSWORD = "CERBERO_BITE_DASHBOARD_PASSWORD"  # noqa: S105 - a variable's name
 SECRET_NAMES: tuple[str, ...] = (
     *(f"CERBERO_BITE_MCP_{s.upper()}_TOKEN" for s in SERVICE_NAMES),
     "CERBERO_BITE_DERIBIT_CLIENT_ID",
     "CERBERO_BITE_DERIBIT_CLIENT_SECRET",
     "CERBERO_BITE_TELEGRAM_BOT_TOKEN",
     "CERBERO_BITE_TELEGRAM_CHAT_ID",
+    DASHBOARD_PASSWORD,
 )
 MANAGED_DIRS_ENV = "CREDENTIALS_DIRECTORY"
 DOCKER_SECRETS = Path("/run/secrets")

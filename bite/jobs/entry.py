@@ -161,6 +161,10 @@ async def run_entry_cycle(  # noqa: PLR0911 - one return per step, read in order
     if not run.dry_run:
         sample = run.state.repo.current_sample()
         run.state.repo.add_kelly_estimate(run.clock.now(), sample[0] if sample else None, kelly)
+        if snap.eur_usd is not None:  # the equity curve (the dashboard's History)
+            run.state.repo.add_equity_snapshot(
+                run.clock.now(), snap.equity_eth, snap.equity_eur, snap.equity_eth * snap.spot
+            )
     c = _Cycle(run, snap, kelly, {})
     bias = await _entry_rules(c)
     if isinstance(bias, EntryOutcome):

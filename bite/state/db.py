@@ -127,6 +127,44 @@ def open_database(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def open_readonly(path: Path, *, timeout_s: float = 2.0) -> sqlite3.Connection:
+    """Open the state database for reading only (``mode=ro``): every write through it fails.
+
+    For the dashboard, which may stay open while the jobs run: it never migrates, never
+    creates the file, never takes the job lock. A missing, foreign, damaged or
+    differently versioned file raises :class:`DatabaseError` naming the file and what to do.
+    """
+    if not path.is_file():
+        raise DatabaseError(f"{path}: no state database yet (no job has run in this data dir)")
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            timeout=timeout_s,  # a page waits this long for a writer, then says so
+            check_same_thread=False,
+        )
+        conn.row_factory = sqlite3.Row
+        app_id = _pragma_int(conn, "application_id")
+        version = _pragma_int(conn, "user_version")
+        if app_id != APPLICATION_ID:
+            raise DatabaseError(f"{path}: not a Cerbero Bite database (application_id {app_id:#x})")
+        if version != schema_version():
+            raise DatabaseError(
+                f"{path}: schema version {version}, this code reads {schema_version()}: "
+                "run any job (e.g. bite health-run) to migrate it, or upgrade bite"
+            )
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise DatabaseError(f"{path}: cannot be read ({exc})") from None
+        raise
+    return conn
+
+
 def apply_migrations(conn: sqlite3.Connection, path: Path) -> int:
     """Apply each migration above ``user_version`` in its own transaction; return how many."""
     applied = 0

@@ -104,21 +104,27 @@ class JournalStore(Store):
 
     def last_run(self, job: str) -> dict[str, Any] | None:
         """The newest run of ``job``, dry or not, with its outcome."""
-        row = self.conn.execute(
+        found = self.runs(job, 1)
+        return found[0] if found else None
+
+    def runs(self, job: str, count: int) -> list[dict[str, Any]]:
+        """The newest ``count`` runs of ``job``, newest first, with their outcome."""
+        rows = self.conn.execute(
             "SELECT started_at, status, exit_code, dry_run, reasons FROM job_runs WHERE job = ?"
-            " ORDER BY id DESC LIMIT 1",
-            (job,),
-        ).fetchone()
-        if row is None:
-            return None
-        return {
-            "job": job,
-            "started_at": row["started_at"],
-            "status": row["status"],
-            "exit_code": row["exit_code"],
-            "dry_run": bool(row["dry_run"]),
-            "reasons": json.loads(row["reasons"]),
-        }
+            " ORDER BY id DESC LIMIT ?",
+            (job, count),
+        ).fetchall()
+        return [
+            {
+                "job": job,
+                "started_at": r["started_at"],
+                "status": r["status"],
+                "exit_code": r["exit_code"],
+                "dry_run": bool(r["dry_run"]),
+                "reasons": json.loads(r["reasons"]),
+            }
+            for r in rows
+        ]
 
     def recent_alerts(self, count: int) -> list[dict[str, Any]]:
         """The newest ``count`` alerts, newest first."""

@@ -1,5 +1,5 @@
 """Settings and measures: the system state (kill switch, audit anchor), approved configs,
-samples, DVOL snapshots and Kelly estimates."""
+samples, DVOL and equity snapshots and Kelly estimates."""
 
 from __future__ import annotations
 
@@ -139,6 +139,39 @@ class SettingsStore(Store):
             (iso_z(since),),
         ).fetchone()
         return None if row is None else Decimal(row["spot"])
+
+    def kelly_history(self) -> list[tuple[str, float, float]]:
+        """Every persisted Kelly estimate, oldest first: (time, risk fraction, drawdown %)."""
+        rows = self.conn.execute(
+            "SELECT ts, risk_fraction, drawdown_pct FROM kelly_estimates ORDER BY id"
+        ).fetchall()
+        return [(str(r["ts"]), float(r["risk_fraction"]), float(r["drawdown_pct"])) for r in rows]
+
+    def add_equity_snapshot(self, now: datetime, eth: Decimal, eur: Decimal, usd: Decimal) -> None:
+        """The account's equity as an entry read it (the dashboard's equity curve)."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO equity_snapshots (ts, equity_eth, equity_eur, equity_usd)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (ts) DO UPDATE SET"
+                " equity_eth = excluded.equity_eth, equity_eur = excluded.equity_eur,"
+                " equity_usd = excluded.equity_usd",
+                (iso_z(now), str(eth), str(eur), str(usd)),
+            )
+
+    def equity_history(self) -> list[tuple[str, Decimal, Decimal, Decimal]]:
+        """Every equity snapshot, oldest first: (time, ETH, EUR, USD)."""
+        rows = self.conn.execute(
+            "SELECT ts, equity_eth, equity_eur, equity_usd FROM equity_snapshots ORDER BY ts"
+        ).fetchall()
+        return [
+            (
+                str(r["ts"]),
+                Decimal(r["equity_eth"]),
+                Decimal(r["equity_eur"]),
+                Decimal(r["equity_usd"]),
+            )
+            for r in rows
+        ]
 
     def latest_kelly_estimate(self) -> dict[str, Any] | None:
         """The newest persisted Kelly estimate, with its time (``ts``)."""

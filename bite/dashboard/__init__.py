@@ -1,0 +1,1 @@
+"""The local dashboard (``bite dashboard``): read-only pages over the data dir."""
