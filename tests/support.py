@@ -42,6 +42,8 @@ NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)  # a Monday, the default entry slo
 RULES_UNDER_TEST: dict[str, dict[str, Any]] = {
     "strikes": {"short_delta_target": 0.20, "width_pct_of_spot": 5},
     "exit": {"take_profit_pct_of_credit": 0.50, "short_delta_breach": 0.40},
+    # the scenarios test the option rules; the hedge's own tests turn it on
+    "hedge": {"mode": "none"},
 }
 
 

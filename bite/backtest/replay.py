@@ -68,6 +68,7 @@ class BacktestInputs:
     starting_equity_eth: Decimal = DEFAULT_EQUITY_ETH
     fills: Literal["touch", "improve"] = "touch"
     halts: bool = True  # the halts that need a person (studies judge rules: they run without)
+    hedge: Literal["none", "usd"] | None = None  # None: the config's hedge.mode
     # the paper exchange asked without HTTP and JSON; a test checks the outputs are the
     # same byte for byte with the round trips
     in_process: bool = True
@@ -93,6 +94,9 @@ class BacktestResult:
     fills: str = "touch"
     halts: bool = True
     seed: int = 7
+    hedge: str = "none"
+    hedge_fees_eth: Decimal = Decimal(0)
+    hedge_funding_eth: Decimal = Decimal(0)
 
     def summary(self) -> dict[str, Any]:
         """The numbers of the report (docs/backtest.md names each)."""
@@ -133,7 +137,29 @@ class BacktestResult:
             "halt_began": self.halt_began,
             "fills": self.fills,
             "halts": "on" if self.halts else "off (negative_edge, drawdown_halt)",
+            **self._hedge_summary(),
             "approximations": self.approximations,
+        }
+
+    def _hedge_summary(self) -> dict[str, Any]:
+        """The hedge's mode; when hedged, its funding and fees and the account's drawdown
+        without the hedge's P&L beside the hedged one (docs/backtest.md)."""
+        if self.hedge == "none":
+            return {"hedge": "none"}
+        unhedged = [
+            float(
+                (Decimal(r["equity_eth"]) - Decimal(r["hedge_eth"]))
+                * Decimal(r["spot_usd"])
+                / (Decimal(r["equity_eth"]) * Decimal(r["spot_usd"]) / Decimal(r["equity_eur"]))
+            )
+            for r in self.equity
+            if Decimal(r["equity_eth"]) > 0 and Decimal(r["equity_eur"]) > 0
+        ]
+        return {
+            "hedge": self.hedge,
+            "hedge_funding_eth": str(self.hedge_funding_eth.quantize(Decimal("0.000001"))),
+            "hedge_fees_eth": str(self.hedge_fees_eth.quantize(Decimal("0.000001"))),
+            "account_drawdown_eur_pct_without_hedge": round(stats.max_drawdown_pct(unhedged), 2),
         }
 
     def _time_in_market(self) -> float | None:
@@ -244,6 +270,11 @@ def backtest_config(cfg: StrategyConfig, inputs: BacktestInputs) -> StrategyConf
     data["paper"]["auto_approve"] = True
     data["paper"]["faults"] = None
     data["paper"]["fills"] = inputs.fills
+    if inputs.hedge is not None:
+        data["hedge"]["mode"] = inputs.hedge
+    # no Deribit funding history in the repository: the --funding series stands in for
+    # the perpetual's; without a file the hedge pays and earns none
+    data["paper"]["perpetual_funding"] = "market" if inputs.funding is not None else "none"
     if not inputs.halts:
         data["kelly"]["block_on_negative_edge"] = False
         data["sizing"]["drawdown_halt_pct"] = 100
@@ -284,9 +315,20 @@ async def run_backtest(
         fills=inputs.fills,
         halts=inputs.halts,
         seed=run_cfg.paper.seed,
+        hedge=run_cfg.hedge.mode,
     )
     if inputs.funding is None:
         result.approximations.append("funding held at 0.0000125 an hour (no file given)")
+    if run_cfg.hedge.mode != "none":
+        result.approximations.append(
+            "the hedge's funding: "
+            + (
+                "the --funding series stands in for Deribit's perpetual funding (no such "
+                "history in the repository)"
+                if inputs.funding is not None
+                else "none (no --funding file: the perpetual's funding is neutral)"
+            )
+        )
     if inputs.fear_greed is None:
         result.approximations.append("Fear & Greed held at 50 (no file given)")
     if inputs.calendar is None:
@@ -364,15 +406,25 @@ async def _slot(run: Any, slot: datetime, kind: str, result: BacktestResult, see
     summary = await run.clients.deribit.account_summary()
     spot, _ = await run.clients.deribit.index_price()
     rate = (await run.clients.macro.eur_usd()).rate
-    result.equity.append(
-        {
-            "time": slot.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "slot": kind,
-            "equity_eth": str(summary.equity.quantize(Decimal("0.000001"))),
-            "spot_usd": str(spot),
-            "equity_eur": str((summary.equity * spot / rate).quantize(Decimal("0.01"))),
-        }
-    )
+    row = {
+        "time": slot.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "slot": kind,
+        "equity_eth": str(summary.equity.quantize(Decimal("0.000001"))),
+        "spot_usd": str(spot),
+        "equity_eur": str((summary.equity * spot / rate).quantize(Decimal("0.01"))),
+    }
+    if result.hedge != "none":  # what the hedge added to the equity: its P&L, funding, fees
+        held = await run.clients.deribit.perp_position(run.cfg.hedge.instrument)
+        result.hedge_fees_eth = run.state.repo.hedge_fees_eth()
+        result.hedge_funding_eth = held.realized_funding_eth
+        hedge_eth = (
+            held.floating_pnl_eth
+            + held.realized_pnl_eth
+            + held.realized_funding_eth
+            - result.hedge_fees_eth
+        )
+        row["hedge_eth"] = str(hedge_eth.quantize(Decimal("0.000001")))
+    result.equity.append(row)
 
 
 def _decided(

@@ -30,6 +30,8 @@ from bite.clients.deribit_json import (
     ms_to_time,
     order_from_json,
     order_result_from_json,
+    perp_position_from_json,
+    perp_quote_from_json,
     summary_to_chain,
     ticker_to_quote,
     to_decimal,
@@ -39,6 +41,7 @@ from bite.clients.deribit_json import (
 from bite.clock import Clock
 from bite.config.schema import AnomalyConfig
 from bite.core.anomaly import dvol_anomalies, index_anomalies, quote_anomalies
+from bite.core.hedge import PerpPosition, PerpQuote
 from bite.core.types import OptionQuote
 from bite.errors import McpDataAnomalyError, McpProtocolError, McpRequestError
 
@@ -300,6 +303,38 @@ class DeribitClient:
             retry=False,
         )
         return order_result_from_json(result, "place_combo_order")
+
+    async def place_order(
+        self, instrument_name: str, side: str, amount: int, price: Decimal, label: str
+    ) -> OrderResult:
+        """Send a limit order on one instrument (the hedge's perpetual): never retried (a
+        lost answer is looked up by label)."""
+        result = await self._call(
+            "place_order",
+            {
+                "instrument_name": instrument_name,
+                "side": side,
+                "amount": amount,
+                "price": str(price),
+                "label": label,
+            },
+            retry=False,
+        )
+        return order_result_from_json(result, "place_order")
+
+    async def perp_ticker(self, instrument_name: str) -> PerpQuote:
+        """The perpetual's index, mark, touch and funding rate."""
+        result = await self._call("ticker", {"instrument_name": instrument_name})
+        if not isinstance(result, Mapping):
+            raise _err("ticker", "answer is not an object")
+        return perp_quote_from_json(result)
+
+    async def perp_position(self, instrument_name: str) -> PerpPosition:
+        """What the account holds on the perpetual (``private/get_position``)."""
+        result = await self._call("position", {"instrument_name": instrument_name})
+        if not isinstance(result, Mapping):
+            raise _err("position", "answer is not an object")
+        return perp_position_from_json(result)
 
     async def edit_order(
         self, order_id: str, price: Decimal, legs: list[dict[str, str]] | None = None

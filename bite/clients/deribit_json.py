@@ -16,6 +16,7 @@ from typing import Any
 from bite.clients._fields import Fields
 from bite.config.schema import AnomalyConfig
 from bite.core.anomaly import quote_anomalies
+from bite.core.hedge import PerpPosition, PerpQuote
 from bite.core.types import DailyClose, Greeks, OptionQuote, OptionType, TickSchedule
 from bite.errors import McpProtocolError
 
@@ -306,4 +307,41 @@ def daily_closes(candles: Candles, now: datetime) -> tuple[DailyClose, ...]:
         DailyClose(t.date(), c)
         for t, c in zip(candles.ticks, candles.close, strict=True)
         if t.date() < today and t + timedelta(days=1) <= now
+    )
+
+
+def perp_quote_from_json(row: Mapping[str, Any]) -> PerpQuote:
+    """A perpetual's ``public/ticker``: index, mark, touch and the 8-hour funding rate."""
+    tool = "ticker"
+    bid = _fields.book_price(row.get("best_bid_price"), tool, "best_bid_price")
+    ask = _fields.book_price(row.get("best_ask_price"), tool, "best_ask_price")
+    if bid is None or ask is None:
+        raise _fields.error(tool, "the perpetual has an empty side")
+    return PerpQuote(
+        instrument_name=str(row.get("instrument_name", "")),
+        index=_fields.decimal(row.get("index_price"), tool, "index_price"),
+        mark=_fields.decimal(row.get("mark_price"), tool, "mark_price"),
+        bid=bid,
+        ask=ask,
+        funding_8h=_fields.decimal(row.get("funding_8h", 0), tool, "funding_8h"),
+    )
+
+
+def perp_position_from_json(row: Mapping[str, Any]) -> PerpPosition:
+    """``private/get_position`` of a future: size in USD, negative when short."""
+    tool = "position"
+    return PerpPosition(
+        instrument_name=str(row.get("instrument_name", "")),
+        size_usd=_fields.decimal(row.get("size", 0), tool, "size"),
+        average_price=_fields.decimal(row.get("average_price", 0), tool, "average_price"),
+        floating_pnl_eth=_fields.decimal(
+            row.get("floating_profit_loss", 0), tool, "floating_profit_loss"
+        ),
+        realized_pnl_eth=_fields.decimal(
+            row.get("realized_profit_loss", 0), tool, "realized_profit_loss"
+        ),
+        realized_funding_eth=_fields.decimal(
+            row.get("realized_funding", 0), tool, "realized_funding"
+        ),
+        initial_margin_eth=_fields.decimal(row.get("initial_margin", 0), tool, "initial_margin"),
     )

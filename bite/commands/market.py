@@ -40,6 +40,12 @@ def _day(value: str) -> Any:
         raise typer.BadParameter(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _hedge(value: str | None) -> Any:
+    if value is None or value in ("none", "usd"):
+        return value
+    raise typer.BadParameter(f"--hedge: none or usd, not {value!r}")
+
+
 def _fills(value: str) -> Any:
     if value not in ("touch", "improve"):
         raise typer.BadParameter(f"--fills: touch or improve, not {value!r}")
@@ -93,12 +99,22 @@ def backtest_command(
             help="Keep the halts that need a person (negative_edge, drawdown_halt).",
         ),
     ] = True,
+    hedge: Annotated[
+        str | None,
+        typer.Option(
+            "--hedge",
+            help="none or usd: the collateral hedge on the perpetual (default: the config's "
+            "hedge.mode). Its funding is the --funding series, none without a file.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     out: Annotated[
         Path,
         typer.Option(
             "--out",
-            help="Where trades.csv, equity.csv, decisions.csv, equity.svg and report.html go.",
+            help="Where summary.json, trades.csv, equity.csv, decisions.csv, equity.svg and "
+            "report.html go.",
         ),
     ] = Path("backtest-out"),
     as_json: JsonOption = False,
@@ -179,6 +195,7 @@ def backtest_command(
             equity,
             fills=_fills(fills),
             halts=halts,
+            hedge=_hedge(hedge),
         )
         cfg = load_config(resolve_config_path(config, environ())).config
         _setup(resolve_data_dir(data_dir, environ()) if data_dir is not None else None, log_level)

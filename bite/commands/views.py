@@ -80,6 +80,7 @@ def status_command(
                 "alerts": st.recent_alerts(state),
                 "kelly": st.kelly(state),
                 "config": config_state(config, state),
+                "hedge": st.hedge(state),
             }
         if check:
             if not math.isfinite(max_age):

@@ -424,9 +424,22 @@ class PaperConfig(Section):
     price_improvement: Annotated[float, Field(ge=0, le=1)] = 0.5
     fills: Literal["improve", "touch"] = "improve"
     margin_model: Literal["standard", "portfolio"] = "standard"
+    perpetual_funding: Literal["market", "none"] = "market"  # none: the hedge pays no funding
     faults: dict[str, dict[str, Any]] | None = None
     serve_token: str | None = Field(default=None, repr=False)
     auto_approve: bool = True
+
+
+class HedgeConfig(Section):
+    """The collateral hedge on the perpetual (docs/strategy.md 14)."""
+
+    mode: Literal["none", "usd"] = "usd"  # chosen by the backtest (docs/backtest.md)
+    instrument: Literal["ETH-PERPETUAL"] = "ETH-PERPETUAL"
+    target: Literal["collateral", "collateral_and_options"] = "collateral"
+    band_pct: Annotated[Decimal, Field(gt=0, le=50)] = Decimal(5)
+    max_order_usd: Annotated[Decimal, Field(ge=1)] = Decimal(250000)
+    max_funding_pct_per_year: PositiveFloat = 25
+    funding_reduced_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.5
 
 
 class StrategyConfig(Section):
@@ -451,6 +464,7 @@ class StrategyConfig(Section):
     metrics: MetricsConfig = MetricsConfig()
     services: ServicesConfig = ServicesConfig()
     paper: PaperConfig = PaperConfig()
+    hedge: HedgeConfig = HedgeConfig()
 
     @model_validator(mode="after")
     def _mainnet_needs_permission(self) -> StrategyConfig:

@@ -8,10 +8,9 @@ worth (E + N/S1 - N/S0) x S1 USD; with N = E x S0 that is E x S0 whatever S1 is:
 short, rebalanced, holds the account's USD value still. ``collateral_and_options``
 also offsets the open spread's delta (a bull put is long ETH).
 
-Nothing here trades yet: the jobs, the venue and the config of the hedge come with the
-rest of that work (docs/decisions/0002-collateral-is-not-hedged.md holds until then).
-The perpetual's margin is not modelled yet: Deribit's current rule is to be read from
-its contract specification before a hedge is sized.
+The perpetual's margin is not modelled here: the live hedge's orders are small beside
+the collateral, and the venue answers its margin (``initial_margin`` of the position);
+the paper venue's own assumption is written in ``bite/paper/perpetual.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +26,37 @@ CONTRACT_USD = Decimal(1)  # ETH-PERPETUAL: 1 USD a contract
 # Deribit's fee schedule for BTC and ETH perpetuals: taker 0.05 % of the notional
 # (support.deribit.com, "Fees", article 25944746248989)
 PERPETUAL_TAKER_FEE = Decimal("0.0005")
+
+
+@dataclass(frozen=True)
+class PerpQuote:
+    """The perpetual's ticker: index, mark and touch (USD), the funding rate."""
+
+    instrument_name: str
+    index: Decimal
+    mark: Decimal
+    bid: Decimal
+    ask: Decimal
+    funding_8h: Decimal  # the 8-hour rate: longs pay shorts when positive
+
+
+@dataclass(frozen=True)
+class PerpPosition:
+    """What the account holds on the perpetual: ``size_usd`` negative when short."""
+
+    instrument_name: str
+    size_usd: Decimal
+    average_price: Decimal
+    floating_pnl_eth: Decimal
+    realized_pnl_eth: Decimal
+    realized_funding_eth: Decimal  # received; negative when paid
+    initial_margin_eth: Decimal
+
+
+def funding_cost_pct_per_year(funding_8h: Decimal) -> Decimal:
+    """What a short pays a year at an 8-hour rate, in % of its notional (negative: it
+    earns). Shorts pay when the rate is negative."""
+    return -funding_8h * 3 * 365 * 100
 
 
 @dataclass(frozen=True)

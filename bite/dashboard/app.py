@@ -136,6 +136,14 @@ def _now_page(settings: Settings, now: datetime) -> None:
             f"Kill switch ARMED ({switch['kind']}) since {switch['since']} by {switch['source']}:"
             f" {'; '.join(switch['reasons'])}"
         )
+    hedge = data["hedge"]
+    if hedge and hedge.get("short_usd") is not None:
+        st.write(
+            f"Hedge: short **{hedge['short_usd']} USD** on the perpetual, target "
+            f"{hedge['target_usd']}, drift {hedge['drift_usd']} (band {hedge['band_usd']});"
+            f" funding received {hedge['funding_received_eth']} ETH, fees {hedge['fees_eth']}"
+            f" ETH; {hedge['status']} at {hedge['at']}"
+        )
     st.subheader("Open positions")
     if data["positions"]:
         st.table(data["positions"])

@@ -115,6 +115,7 @@ def now_view(settings: Settings, state: StateContext, now: datetime) -> dict[str
     return {
         "engine": engine,
         "config": config,
+        "hedge": status.hedge(state),
         "positions": lines,
         "runs": runs,
         "schedule": schedule,

@@ -41,6 +41,7 @@ from bite.errors import McpDataAnomalyError, McpError
 from bite.jobs.booking import opened_fields, proposal_values
 from bite.jobs.boot import Run
 from bite.jobs.chains import record_chain
+from bite.jobs.hedge import hedge_step
 from bite.jobs.orders import COMBO_UNAVAILABLE, SETTLEMENT_WINDOW, OrderPlan, work_order
 from bite.jobs.snapshot import MarketSnapshot, gather
 from bite.reporting.messages import entry_message
@@ -60,6 +61,7 @@ class EntryOutcome:
     numbers: dict[str, Any] = field(default_factory=dict)
     order: dict[str, Any] | None = None
     kelly: KellyEstimate | None = None
+    hedge: dict[str, Any] | None = None  # the hedge's step after a fill (docs/strategy.md 14)
 
     def to_json(self) -> dict[str, Any]:
         """The job-specific fields of the ``--json`` object."""
@@ -68,6 +70,7 @@ class EntryOutcome:
             "numbers": self.numbers,
             "order": self.order,
             "kelly": asdict(self.kelly) if self.kelly else None,
+            "hedge": self.hedge,
         }
 
 
@@ -180,9 +183,13 @@ async def run_entry_cycle(  # noqa: PLR0911 - one return per step, read in order
         return proposal
     if run.dry_run:
         return EntryOutcome("would_enter", [], proposal, c.numbers, kelly=kelly)
-    return await _place_entry(
+    placed = await _place_entry(
         run, proposal, sizing.sizing_loss_eur * proposal.contracts, snap, c.numbers, kelly
     )
+    if placed.status not in ("entered", "entered_partial"):
+        return placed
+    hedged = await hedge_step(run, "entry")  # the new spread changes what the hedge holds
+    return placed if hedged is None else replace(placed, hedge=hedged)
 
 
 async def _entry_rules(c: _Cycle) -> Bias | EntryOutcome:

@@ -252,7 +252,8 @@ async def _environment_matches(run: Run) -> bool:
 
 
 async def _check_schedule_and_disk(run: Run, report: HealthReport) -> None:
-    """A job that has not succeeded within its gap, and a data dir running out of disk."""
+    """A job that has not succeeded within its gap, a hedge left outside its band for more
+    than one run, and a data dir running out of disk."""
     report.overdue = _missed(run.state, run.cfg, run.clock.now())
     for job in report.overdue:
         await run.alerts.emit(
@@ -261,6 +262,17 @@ async def _check_schedule_and_disk(run: Run, report: HealthReport) -> None:
             f"missed:{job}",
             f"{job} has not succeeded within its scheduled gap",
         )
+    hedge = run.state.repo.get_state("hedge") if run.cfg.hedge.mode != "none" else None
+    if hedge and int(hedge.get("outside_runs", 0)) > 1:  # more than one run: say so
+        await run.alerts.emit(
+            "HIGH",
+            "hedge",
+            "hedge_band",
+            f"the hedge is outside its band for {hedge['outside_runs']} runs: short "
+            f"{hedge['short_usd']} USD against a target of {hedge['target_usd']} "
+            f"({hedge.get('refused') or hedge['status']})",
+        )
+        report.reasons.append("hedge_outside_band")
     free_mb = shutil.disk_usage(run.data_dir).free / 2**20
     if free_mb < run.cfg.health.min_free_disk_mb:
         await run.alerts.emit(

@@ -29,6 +29,7 @@ from bite.core.types import ExitDecision, ExitSnapshot, OptionQuote, PositionVie
 from bite.errors import McpDataAnomalyError
 from bite.jobs.booking import book_exit, book_expiry
 from bite.jobs.boot import Run
+from bite.jobs.hedge import hedge_step
 from bite.jobs.orders import SETTLEMENT_WINDOW, OrderOutcome, OrderPlan, in_settlement, work_order
 from bite.jobs.snapshot import close_before
 from bite.safety.kill_switch import permission
@@ -74,6 +75,7 @@ class MonitorOutcome:
     positions: list[PositionOutcome]
     due: list[str] = field(default_factory=list)  # why it decided in full
     spot: Decimal | None = None
+    hedge: dict[str, Any] | None = None  # the hedge's step after the exits (docs/strategy.md 14)
 
     def to_json(self) -> dict[str, Any]:
         """The job-specific fields of ``--json``."""
@@ -81,6 +83,7 @@ class MonitorOutcome:
             "positions": [asdict(p) for p in self.positions],
             "due": self.due,
             "spot": str(self.spot) if self.spot is not None else None,
+            "hedge": self.hedge,
         }
 
 
@@ -124,12 +127,20 @@ LAST_DECISION_KEY = "monitor_last_decision"
 
 
 async def run_monitor_cycle(run: Run, *, full: bool = False) -> MonitorOutcome:
-    """Evaluate every open position when due; close what a rule says to close.
+    """Evaluate every open position when due; close what a rule says to close; then
+    rebalance the hedge (every hour, due or not: it trades only outside its band).
 
     Between the scheduled decision hours an hourly run reads spot only and ends
     ``not_due`` unless spot moved, nears a short strike, an exit pends or a position
     expired (``core.monitor_schedule``); ``full`` decides regardless.
     """
+    outcome = await _exit_decisions(run, full=full)
+    hedged = await hedge_step(run, "monitor")
+    return outcome if hedged is None else replace(outcome, hedge=hedged)
+
+
+async def _exit_decisions(run: Run, *, full: bool) -> MonitorOutcome:
+    """The exit rules of every open position, when due."""
     repo = run.state.repo
     rows = repo.positions(("open",))
     if not rows:

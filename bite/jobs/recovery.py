@@ -19,6 +19,7 @@ from bite.clients.deribit_json import BrokerOrder, BrokerTrade
 from bite.core import labels
 from bite.jobs.booking import book_exit, opened_fields, proposal_values
 from bite.jobs.boot import Run
+from bite.jobs.hedge import reconcile as reconcile_hedge
 from bite.jobs.orders import OrderOutcome, combo_average, store_fills
 from bite.state.models import OrderRow, PositionRow
 from bite.state.repository import parse_iso_z
@@ -74,6 +75,7 @@ async def recover(run: Run) -> RecoveryReport:
         await _settle(run, report, dry_run=False)
         if len(report.actions) == before:
             break
+    report.actions.extend(await reconcile_hedge(run))  # the hedge's orders, by their labels
     await _check_broker_positions(run, report)
     return report
 

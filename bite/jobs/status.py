@@ -8,6 +8,7 @@ from typing import Any
 from bite.context import StateContext
 from bite.errors import BiteError, ExitCode
 from bite.jobs.health import HEARTBEAT
+from bite.jobs.hedge import STATE_KEY as HEDGE_KEY
 from bite.state.repository import parse_iso_z
 
 JOBS = ("entry-run", "monitor-run", "health-run", "backup-run", "recover")
@@ -113,6 +114,14 @@ def recent_alerts(state: StateContext, count: int = 10) -> list[dict[str, Any]]:
 def kelly(state: StateContext) -> dict[str, Any] | None:
     """The latest persisted Kelly estimate."""
     return state.repo.latest_kelly_estimate()
+
+
+def hedge(state: StateContext) -> dict[str, Any] | None:
+    """The hedge as its last step left it (size, target, drift, band, funding) and its fees."""
+    view = state.repo.get_state(HEDGE_KEY)
+    if view is None:
+        return None
+    return {**view, "fees_eth": str(state.repo.hedge_fees_eth())}
 
 
 def check(engine_view: dict[str, Any], max_age_minutes: float) -> tuple[int, str]:

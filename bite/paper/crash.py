@@ -15,7 +15,13 @@ from bite.errors import UsageError
 
 CRASH_ENV = "CERBERO_BITE_CRASH_AT"
 POINTS = frozenset(
-    {"after_proposed_commit", "after_order_sent", "after_fill_before_commit", "after_exit_sent"}
+    {
+        "after_proposed_commit",
+        "after_order_sent",
+        "after_fill_before_commit",
+        "after_exit_sent",
+        "after_hedge_sent",
+    }
 )
 KILLED = 137
 

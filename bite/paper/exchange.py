@@ -21,7 +21,7 @@ from typing import Any
 from bite.clock import iso_z
 from bite.config.schema import FeesConfig, PaperConfig
 from bite.core.ticks import is_on_tick
-from bite.paper.chain import Chain, Listing, PaperQuote, listing_from_name, listings
+from bite.paper.chain import Chain, Listing, PaperQuote, listing_from_name, listings, quote
 from bite.paper.fills import (
     combo_fees,
     combo_prices,
@@ -32,6 +32,7 @@ from bite.paper.fills import (
     split_price,
 )
 from bite.paper.market import MarketSource, MarketState
+from bite.paper.perpetual import PERPETUAL, TAKER_FEE, TICK, PerpetualBook
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS account (id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -72,11 +73,15 @@ def _last_update_ms(row: Any) -> int:
     return int(row["updated_ms"])
 
 
+def _is_perp(row: sqlite3.Row) -> bool:
+    return bool(row["legs"].startswith(f'[{{"instrument_name": "{PERPETUAL}"'))
+
+
 def _dec(text: str | None) -> Decimal:
     return Decimal(text) if text is not None else Decimal(0)
 
 
-class PaperExchange:
+class PaperExchange(PerpetualBook):
     """The paper account and its order book logic."""
 
     def __init__(
@@ -107,10 +112,13 @@ class PaperExchange:
             self.conn.execute(
                 "INSERT INTO account VALUES (1, ?, 1, 0, 0)", (str(cfg.starting_equity_eth),)
             )
+        self.init_perpetual()
         self._chains: dict[datetime, Chain] = {}
         self._listing_states: dict[datetime, MarketState] = {}
         self._listing_hour: tuple[datetime, dict[str, Listing]] | None = None
         self._known: dict[datetime, set[int]] | None = None
+        self._held_at: datetime | None = None
+        self._held: dict[str, PaperQuote | None] = {}
 
     def close(self) -> None:
         """Close the account database."""
@@ -192,8 +200,16 @@ class PaperExchange:
         """Start over: starting equity, no order, no position; the generation moves on."""
         generation = int(self._account()["generation"]) + 1
         with self._transaction():
-            for table in ("orders", "trades", "positions", "settlements", "fault_counts"):
+            for table in (
+                "orders",
+                "trades",
+                "positions",
+                "settlements",
+                "fault_counts",
+                "perpetual",
+            ):
                 self.conn.execute(f"DELETE FROM {table}")  # noqa: S608
+            self.init_perpetual()
             self.conn.execute(
                 "UPDATE account SET cash_eth = ?, generation = ?, trade_counter = 0,"
                 " order_counter = 0",
@@ -216,16 +232,46 @@ class PaperExchange:
                     "average_price": float(Decimal(row["average_price"])),
                 }
             )
+        perp = self._perp_row()
+        if Decimal(perp["size_usd"]) != 0:
+            size = Decimal(perp["size_usd"])
+            out.append(
+                {
+                    "instrument_name": PERPETUAL,
+                    "size": float(size),
+                    "direction": "buy" if size > 0 else "sell",
+                    "kind": "future",
+                    "average_price": float(Decimal(perp["average_price"])),
+                }
+            )
         return out
 
+    def _held_quote(self, name: str, now: datetime) -> PaperQuote | None:
+        """The quote of an option the account holds: from the instant's chain when it is
+        built, else quoted alone (a held strike stays listed until its expiry, so the
+        hour's whole listing is not needed to mark two legs)."""
+        chain = self._chains.get(now)
+        if chain is not None:
+            return chain.quote(name)
+        if self._held_at != now:
+            self._held_at, self._held = now, {}
+        if name not in self._held:
+            listing = listing_from_name(name)
+            self._held[name] = (
+                None
+                if listing is None or listing.expiry <= now
+                else quote(self.market.state(now), listing, self.market.seed, self.cfg.chain)
+            )
+        return self._held[name]
+
     def _mark(self, name: str, now: datetime) -> Decimal:
-        q = self.chain(now).quote(name)
+        q = self._held_quote(name, now)
         return q.mark if q is not None else Decimal(0)
 
     def _position_margin(self, name: str, size: Decimal, now: datetime) -> Decimal:
         if size >= 0:
             return Decimal(0)
-        q = self.chain(now).quote(name)
+        q = self._held_quote(name, now)
         if q is None:
             return Decimal(0)
         return -size * short_margin(q)
@@ -257,16 +303,22 @@ class PaperExchange:
             margin += self._position_margin(row["instrument_name"], size, now)
         open_margin = Decimal(0)
         for row in self.conn.execute("SELECT * FROM orders WHERE state = 'open'").fetchall():
+            if _is_perp(row):
+                continue  # a resting hedge order: its margin is counted when it fills
             open_margin += self.order_margin(
                 json.loads(row["legs"]), row["amount"] - row["filled_amount"], now
             )
-        equity = cash + value
+        perp_pnl, perp_initial, perp_maintenance, _ = self.perp_book(now)
+        equity = cash + value + perp_pnl
+        margin += perp_initial
         return {
             "currency": "ETH",
             "equity": float(equity),
             "margin_balance": float(equity),
             "initial_margin": float(margin + open_margin),
-            "maintenance_margin": float(margin * Decimal("0.75")),
+            "maintenance_margin": float(
+                (margin - perp_initial) * Decimal("0.75") + perp_maintenance
+            ),
             "available_funds": float(equity - margin - open_margin),
         }
 
@@ -288,7 +340,7 @@ class PaperExchange:
             "price": float(Decimal(row["price"])),
             "average_price": float(_dec(row["average_price"])),
             "legs": json.loads(row["legs"]),
-            "instrument_name": "combo",
+            "instrument_name": PERPETUAL if _is_perp(row) else "combo",
             "reject_reason": row["reject_reason"],
             "creation_timestamp": row["created_ms"],
             "last_update_timestamp": row["updated_ms"],
@@ -357,6 +409,99 @@ class PaperExchange:
             )
         trades = [] if reject else self._try_fill(order_id, now)
         return {"order": self._order_json(self._get(order_id)), "trades": trades}
+
+    def place_order(
+        self,
+        instrument_name: str,
+        side: str,
+        amount: int,
+        price: float | str,
+        label: str,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """A limit order on one instrument (the perpetual): fills at the touch when it
+        reaches it; a venue refusal is an order in state ``rejected``."""
+        if instrument_name != PERPETUAL:
+            raise PaperRequestError(f"single-instrument orders: only {PERPETUAL} is listed")
+        legs = [{"instrument_name": PERPETUAL, "direction": side}]
+        self._validate(legs, side, amount, price)
+        self.touch(now)
+        limit = Decimal(str(price))
+        reject: str | None = None
+        if not is_on_tick(limit, TICK):
+            reject = "price_wrong_tick"
+        else:
+            size = Decimal(self._perp_row()["size_usd"])
+            grows = size == 0 or (side == "sell") == (size < 0) or Decimal(amount) > abs(size)
+            mark = self.perp_quote(now)["mark"]
+            needed = Decimal(int(amount)) / mark * Decimal("0.02")
+            available = Decimal(str(self.account_summary(now)["available_funds"]))
+            if grows and needed > available:
+                reject = "not_enough_funds"
+        state = "rejected" if reject else "open"
+        with self._transaction():
+            generation, number = self._next("order_counter")
+            order_id = f"PAPER-{generation}-{number}"
+            self.conn.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
+                (
+                    order_id,
+                    label,
+                    json.dumps(legs),
+                    side,
+                    int(amount),
+                    str(limit),
+                    state,
+                    reject,
+                    _ms(now),
+                    _ms(now),
+                ),
+            )
+        trades = [] if reject else self._try_fill(order_id, now)
+        return {"order": self._order_json(self._get(order_id)), "trades": trades}
+
+    def _try_fill_perp(self, row: sqlite3.Row, now: datetime) -> list[dict[str, Any]]:
+        """A resting perpetual order fills whole at the touch once its limit reaches it."""
+        price = self.perp_fill_price(row["side"], Decimal(row["price"]), now)
+        if price is None:
+            return []
+        qty = int(row["amount"]) - int(row["filled_amount"])
+        fee = Decimal(qty) / price * TAKER_FEE
+        with self._transaction():
+            generation, number = self._next("trade_counter")
+            trade_id = f"PAPER-{generation}-T{number}"
+            self.conn.execute(
+                "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    trade_id,
+                    row["order_id"],
+                    PERPETUAL,
+                    row["side"],
+                    str(qty),
+                    str(price),
+                    str(fee),
+                    _ms(now),
+                ),
+            )
+            self.move_perp(Decimal(qty) if row["side"] == "buy" else -Decimal(qty), price, fee)
+            self.conn.execute(
+                "UPDATE orders SET filled_amount = amount, average_price = ?, state = 'filled',"
+                " updated_ms = ? WHERE order_id = ?",
+                (str(price), _ms(now), row["order_id"]),
+            )
+        return [
+            {
+                "trade_id": trade_id,
+                "order_id": row["order_id"],
+                "instrument_name": PERPETUAL,
+                "direction": row["side"],
+                "amount": float(qty),
+                "price": float(price),
+                "fee": float(fee),
+                "fee_currency": "ETH",
+                "timestamp": _ms(now),
+            }
+        ]
 
     def edit_order(self, order_id: str, price: float | str, now: datetime) -> dict[str, Any]:
         """Move a resting order's price; an order already filled or closed comes back as it is."""
@@ -438,8 +583,10 @@ class PaperExchange:
     # -- matching and settlement ------------------------------------------------------------
 
     def touch(self, now: datetime) -> None:
-        """Settle what expired and re-check every resting order against the market."""
+        """Settle what expired, pay the perpetual's funding and re-check every resting order
+        against the market."""
         self.settle(now)
+        self.accrue_funding(now)
         for row in self.conn.execute("SELECT order_id FROM orders WHERE state = 'open'").fetchall():
             self._try_fill(row["order_id"], now)
 
@@ -447,6 +594,8 @@ class PaperExchange:
         row = self._get(order_id)
         if row["state"] != "open":
             return []
+        if _is_perp(row):
+            return self._try_fill_perp(row, now)
         legs = json.loads(row["legs"])
         chain = self.chain(now)
         quotes = []

@@ -20,6 +20,7 @@ from bite.paper.exchange import PaperExchange, PaperRequestError
 from bite.paper.market import (
     MarketSource,
 )
+from bite.paper.perpetual import PERPETUAL
 
 PAPER_KEY_SCOPE = "trade:read_write account:read wallet:none"  # what a careful key holds
 
@@ -249,6 +250,8 @@ class PaperService:
         ]
 
     def _deribit_ticker(self, args: dict[str, Any], now: datetime) -> Any:
+        if str(args["instrument_name"]) == PERPETUAL:
+            return self.exchange.perp_ticker(now)
         chain = self.exchange.chain(now)
         q = chain.quote(str(args["instrument_name"]))
         if q is None:
@@ -260,7 +263,8 @@ class PaperService:
 
     def _deribit_positions(self, args: dict[str, Any], now: datetime) -> Any:
         self.exchange.touch(now)
-        positions = self.exchange.positions()
+        kind = str(args.get("kind", "option"))  # as Deribit: the kind asked for (any: all)
+        positions = [p for p in self.exchange.positions() if kind in ("any", p["kind"])]
         extra = self.faults.get("broker.unknown_position")
         if extra:
             positions.append(
@@ -291,6 +295,22 @@ class PaperService:
             str(args["label"]),
             now,
         )
+
+    def _deribit_place_order(self, args: dict[str, Any], now: datetime) -> Any:
+        return self.exchange.place_order(
+            str(args["instrument_name"]),
+            str(args["side"]),
+            args["amount"],
+            args["price"],
+            str(args["label"]),
+            now,
+        )
+
+    def _deribit_position(self, args: dict[str, Any], now: datetime) -> Any:
+        if str(args["instrument_name"]) != PERPETUAL:
+            raise PaperRequestError(f"position: only {PERPETUAL} is a single position here")
+        self.exchange.touch(now)
+        return self.exchange.perp_position(now)
 
     def _deribit_edit_order(self, args: dict[str, Any], now: datetime) -> Any:
         return self.exchange.edit_order(str(args["order_id"]), args["price"], now)

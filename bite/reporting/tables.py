@@ -208,6 +208,15 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
         f"{e['heartbeat_age_minutes']} min" if e["heartbeat_age_minutes"] is not None else "never",
     )
     table.add_row("health strikes", str(e["health_strikes"]))
+    hedge = data.get("hedge")
+    if hedge:
+        table.add_row(
+            "hedge",
+            f"short {hedge['short_usd']} USD, target {hedge['target_usd']}, drift "
+            f"{hedge['drift_usd']} (band {hedge['band_usd']}); funding received "
+            f"{hedge['funding_received_eth']} ETH, fees {hedge['fees_eth']} ETH; "
+            f"{hedge['status']} at {hedge['at']}",
+        )
     out.print(table)
     print_rows(
         "Last runs",

@@ -114,15 +114,21 @@ class KillSwitch:
 def permission(
     state: KillSwitchState,
     *,
-    order: Literal["entry", "exit", "cancel"],
+    order: Literal["entry", "exit", "cancel", "hedge"],
     risk_exit: bool,
     exits_when_operational: str,
 ) -> Permission:
-    """The rule applied right before a send or edit (docs/risk-controls.md 1)."""
+    """The rule applied right before a send or edit (docs/risk-controls.md 1).
+
+    A hedge order reduces the account's exposure to ETH's price: it may go with the
+    switch armed for an operational reason, never for integrity (the inputs it would be
+    sized from cannot be trusted then)."""
     if order == "cancel" or not state.armed:
         return Permission(True)
     if state.kind == "integrity" or order == "entry":
         return Permission(False, "kill_switch_armed")
+    if order == "hedge":
+        return Permission(True)
     if exits_when_operational == "all" or (exits_when_operational == "risk_only" and risk_exit):
         return Permission(True)
     return Permission(False, "kill_switch_armed")

@@ -14,6 +14,9 @@ from bite.config.schema import StrategyConfig
 from bite.core import labels
 from bite.core.ticks import is_on_tick
 
+PERPETUAL_TICK = Decimal("0.05")  # ETH-PERPETUAL's tick size (USD)
+HEDGE_MAX_PRICE_GAP = Decimal("0.01")
+
 
 @dataclass(frozen=True)
 class GuardedOrder:
@@ -80,4 +83,33 @@ def guard_problems(
             problems.append(f"label {order.label!r} is not {expected!r}")
     if label_owned_elsewhere:
         problems.append("another order row carries this label")
+    return problems
+
+
+def hedge_guard_problems(
+    label: str,
+    instrument_name: str,
+    side: str,
+    amount: int,
+    price: Decimal,
+    mark: Decimal,
+    cfg: StrategyConfig,
+) -> list[str]:
+    """What is wrong with a hedge order on the perpetual, right before it is sent: the
+    label of a hedge, the configured instrument, a size within the cap, a price on the
+    0.05 USD tick and within 1 % of the mark (no fat finger)."""
+    problems = []
+    parsed = labels.parse(label)
+    if parsed is None or parsed.kind != "hedge":
+        problems.append(f"label {label!r} is not a hedge's")
+    if instrument_name != cfg.hedge.instrument:
+        problems.append(f"instrument {instrument_name} is not {cfg.hedge.instrument}")
+    if side not in ("buy", "sell"):
+        problems.append(f"side {side!r}")
+    if not 1 <= amount <= cfg.hedge.max_order_usd:
+        problems.append(f"amount {amount} outside 1..{cfg.hedge.max_order_usd}")
+    if price <= 0 or not is_on_tick(price, PERPETUAL_TICK):
+        problems.append(f"price {price} not on the {PERPETUAL_TICK} tick")
+    elif mark > 0 and abs(price - mark) / mark > HEDGE_MAX_PRICE_GAP:
+        problems.append(f"price {price} more than 1 % from the mark {mark}")
     return problems

@@ -1,9 +1,10 @@
 """The only code that writes SQL, one store per aggregate over one connection.
 
 It holds no rule beyond the position state machine (``bite/state/models.py``):
-:class:`BookStore` (positions, orders, fills), :class:`JournalStore` (job runs,
-alerts), :class:`SettingsStore` (system state, configurations, samples,
-snapshots, estimates). A job holds one :class:`Repository`, which is all three.
+:class:`BookStore` (positions, orders, fills), :class:`HedgeStore` (the hedge's orders
+on the perpetual), :class:`JournalStore` (job runs, alerts), :class:`SettingsStore`
+(system state, configurations, samples, snapshots, estimates). A job holds one
+:class:`Repository`, which is all four.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 
 from bite.state.book import BookStore
+from bite.state.hedge import HedgeStore
 from bite.state.journal import JournalStore
 from bite.state.settings import SettingsStore
 from bite.state.sql import ANCHOR_KEY, parse_iso_z, to_json
@@ -18,7 +20,7 @@ from bite.state.sql import ANCHOR_KEY, parse_iso_z, to_json
 __all__ = ["ANCHOR_KEY", "Repository", "parse_iso_z", "to_json"]
 
 
-class Repository(BookStore, JournalStore, SettingsStore):
+class Repository(BookStore, HedgeStore, JournalStore, SettingsStore):
     """Reads and writes the state database through one connection."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:

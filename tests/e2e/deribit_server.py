@@ -26,6 +26,10 @@ SNAPSHOT = datetime(2025, 11, 22, 2, 15, 13, tzinfo=UTC)
 INDEX = 2758.38
 
 
+PERPETUAL = "ETH-PERPETUAL"
+PERP_BID = 2758.6
+
+
 class FakeDeribit:
     """The answers, computed once for one 'now'."""
 
@@ -39,6 +43,7 @@ class FakeDeribit:
         self.trades: list[dict[str, Any]] = []
         self.positions: dict[str, float] = {}
         self.combos: dict[str, list[dict[str, Any]]] = {}
+        self.perp_size = 0.0  # ETH-PERPETUAL, USD contracts (negative short)
         # set by a test: orders are filled at once but their answer waits for this event
         self.hold_answers: threading.Event | None = None
         self.order_received = threading.Event()
@@ -114,6 +119,34 @@ class FakeDeribit:
             ]
         if method == "public/get_book_summary_by_currency":
             return [self._summary(r) for r in self.rows.values()]
+        if method == "public/ticker" and params["instrument_name"] == PERPETUAL:
+            return {
+                "instrument_name": PERPETUAL,
+                "timestamp": self._ms(self.now),
+                "state": "open",
+                "index_price": INDEX,
+                "mark_price": PERP_BID + 0.025,
+                "best_bid_price": PERP_BID,  # on the 0.05 USD tick
+                "best_bid_amount": 100000.0,
+                "best_ask_price": PERP_BID + 0.05,
+                "best_ask_amount": 100000.0,
+                "current_funding": 0.0,
+                "funding_8h": 0.0001,
+            }
+        if method == "private/get_position":
+            return {
+                "instrument_name": params["instrument_name"],
+                "kind": "future",
+                "size": self.perp_size,
+                "direction": "sell" if self.perp_size < 0 else "buy",
+                "average_price": INDEX if self.perp_size else 0.0,
+                "floating_profit_loss": 0.0,
+                "realized_profit_loss": 0.0,
+                "realized_funding": 0.0,
+                "initial_margin": abs(self.perp_size) / INDEX * 0.02,
+                "mark_price": PERP_BID + 0.025,
+                "index_price": INDEX,
+            }
         if method == "public/ticker":
             r = self.rows[params["instrument_name"]]
             summary = self._summary(r)
@@ -191,6 +224,8 @@ class FakeDeribit:
             return {"id": combo_id, "state": "active", "legs": self.combos[combo_id]}
         if method == "public/get_combo_details":
             return {"id": params["combo_id"], "legs": self.combos[params["combo_id"]]}
+        if method in ("private/buy", "private/sell") and params["instrument_name"] == PERPETUAL:
+            return self._fill_perp(method.split("/")[1], params)
         if method in ("private/buy", "private/sell"):
             answer = self._fill(method.split("/")[1], params)
             self.order_received.set()
@@ -212,8 +247,8 @@ class FakeDeribit:
             ]
         if method == "private/get_order_state":
             return self.orders[params["order_id"]]
-        if method == "private/get_user_trades_by_order":
-            return []  # leg fills are not filed under the combo order
+        if method == "private/get_user_trades_by_order":  # a perpetual's fills are
+            return [t for t in self.trades if t["order_id"] == params["order_id"]]
         if method == "private/get_user_trades_by_currency_and_time":  # 24 h, unless historical
             kept = [
                 t
@@ -271,6 +306,40 @@ class FakeDeribit:
             )
         self.trades.extend(trades)
         return {"order": order, "trades": []}
+
+    def _fill_perp(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A perpetual order fills whole at its limit, its trade filed under it."""
+        amount, price = float(params["amount"]), float(params["price"])
+        order_id = f"ETH-{len(self.orders) + 1}"
+        stamp = int(time.time() * 1000)
+        order = {
+            "order_id": order_id,
+            "instrument_name": PERPETUAL,
+            "label": params.get("label", ""),
+            "direction": direction,
+            "amount": amount,
+            "filled_amount": amount,
+            "price": price,
+            "average_price": price,
+            "order_state": "filled",
+            "creation_timestamp": stamp,
+            "last_update_timestamp": stamp,
+        }
+        self.orders[order_id] = order
+        self.perp_size += amount if direction == "buy" else -amount
+        trade = {
+            "trade_id": f"{order_id}-T0",
+            "order_id": order_id,
+            "instrument_name": PERPETUAL,
+            "direction": direction,
+            "amount": amount,
+            "price": price,
+            "fee": amount / price * 0.0005,
+            "fee_currency": "ETH",
+            "timestamp": stamp,
+        }
+        self.trades.append(trade)
+        return {"order": order, "trades": [trade]}
 
     def _summary(self, r: dict[str, Any]) -> dict[str, Any]:
         def num(text: str) -> float | None:

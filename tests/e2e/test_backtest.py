@@ -295,3 +295,30 @@ def test_a_grid_key_that_does_not_exist_is_named(tmp_path: Path) -> None:
     done = _sweep_run(grid, tmp_path / "out")
     assert done.returncode == 2
     assert "strikes.short_delta_targte" in done.stderr
+
+
+def test_the_hedge_changes_the_accounts_drawdown_not_the_trades(tmp_path: Path) -> None:
+    """The same span with --hedge usd and --hedge none, by the same code: the same
+    entries and exits (time, legs, rule), and the account's EUR drawdown at most half."""
+    span = ("--from", "2022-04-25", "--to", "2022-07-10")  # ETH fell from 2,900 to 1,100
+    hedged = bite("backtest", *span, "--hedge", "usd", "--out", str(tmp_path / "h"), "--json")
+    bare = bite("backtest", *span, "--hedge", "none", "--out", str(tmp_path / "n"), "--json")
+    assert hedged.returncode == bare.returncode == 0, hedged.stderr + bare.stderr
+    with_hedge = json.loads(hedged.stdout)["summary"]
+    without = json.loads(bare.stdout)["summary"]
+
+    def trades(name: str) -> list[tuple[str, ...]]:
+        rows = (tmp_path / name / "trades.csv").read_text(encoding="utf-8").splitlines()[1:]
+        return [(*r.split(",")[1:6], r.split(",")[8]) for r in rows]
+
+    assert trades("h") == trades("n") != []
+    assert (with_hedge["hedge"], without["hedge"]) == ("usd", "none")
+    assert without["account_drawdown_eur_pct"] > 40
+    assert with_hedge["account_drawdown_eur_pct"] <= without["account_drawdown_eur_pct"] / 2
+    # the hedged run says what the same account would have lost without its hedge
+    assert with_hedge["account_drawdown_eur_pct_without_hedge"] == pytest.approx(
+        without["account_drawdown_eur_pct"], abs=0.5
+    )
+    assert float(with_hedge["hedge_fees_eth"]) > 0
+    assert any("the hedge's funding" in a for a in with_hedge["approximations"])
+    assert "hedge_eth" in (tmp_path / "h" / "equity.csv").read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,8 @@ def config(tmp_path: Path, trade_url: str, public_url: str, paper_port: int) -> 
     path.write_text(
         "execution:\n  environment: testnet\n  retry_waits_s: [0]\n"
         f"services:\n  deribit:\n    transport: direct\n    url: {trade_url}\n"
-        f"    public_url: {public_url}\n{services}\n",
+        f"    public_url: {public_url}\n{services}\n"
+        "hedge:\n  mode: none\n",  # these scenarios test the options' path
         encoding="utf-8",
     )
     return path
@@ -384,3 +386,40 @@ def test_an_entry_killed_while_its_order_is_at_the_venue_is_settled_by_recover(
     assert [c for c in venue.calls if c in ("private/buy", "private/sell")] == ["private/sell"]
     assert ("private/get_order_history_by_currency" in venue.calls) == (days_later > 0)
     assert bite("audit", "verify", "--data-dir", str(data_dir)).returncode == 0
+
+
+def test_the_hedge_trades_the_perpetual_through_the_connector(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """private/sell on ETH-PERPETUAL with a hedge label, its fill read back by order,
+    and private/get_position the next hour: the short is where the target wants it."""
+    (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
+    server_cfg = (
+        f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
+    )
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    venue = FakeDeribit(TRADING_TIME)
+    data_dir = tmp_path / "data"
+    with paper_server(tmp_path, server_cfg) as port, deribit_server(venue) as url:
+        path = config(tmp_path, url, url, port)
+        (tmp_path / "strategy.local.yaml").write_text("hedge:\n  mode: usd\n", encoding="utf-8")
+        data = ["--config", str(path), "--data-dir", str(data_dir)]
+        assert bite("config", "approve", "--yes", *data).returncode == 0
+        out = run_job("entry-run", path, data_dir, TRADING_TIME)
+        assert (out["exit_code"], out["status"]) == (0, "entered"), out
+        hedge = out["hedge"]
+        assert (hedge["status"], hedge["order"]["side"]) == ("filled", "sell"), hedge
+        sold = hedge["order"]["amount_usd"]
+        assert venue.perp_size == -sold
+        sells = [o for o in venue.orders.values() if o["instrument_name"] == "ETH-PERPETUAL"]
+        assert [o["label"] for o in sells] == [f"bite-h{TRADING_TIME:%Y%m%d%H%M}"]
+        with sqlite3.connect(data_dir / "state.sqlite") as db:
+            rows = db.execute("SELECT state, filled_amount, fee_eth FROM hedge_orders").fetchall()
+        assert [(s, f) for s, f, _ in rows] == [("filled", sold)]
+        assert float(rows[0][2]) > 0  # the taker fee, from the fill
+        venue.now = TRADING_TIME + timedelta(hours=1)
+        later = run_job("monitor-run", path, data_dir, venue.now)
+    assert later["hedge"]["status"] == "inside_band", later["hedge"]
+    assert Decimal(later["hedge"]["short_usd"]) == sold
+    assert "private/get_position" in venue.calls

@@ -250,8 +250,16 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
             "label": str(args["label"]),
             "time_in_force": "good_til_cancelled",
         }
+        return await self._send(f"private/{method_side}", params, args)
+
+    async def _send(
+        self, method: str, params: dict[str, Any], args: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``private/buy`` or ``private/sell`` once: a label already taken is an earlier
+        send that went through (its order is adopted); a venue refusal is an order in
+        state ``rejected``."""
         try:
-            result = (await self.rpc.call(f"private/{method_side}", params)).result
+            result = (await self.rpc.call(method, params)).result
         except RpcError as exc:
             if exc.code == LABEL_TAKEN:  # an earlier send went through: the order is ours
                 log.warning("label %s is taken: adopting the order that holds it", args["label"])
@@ -268,7 +276,7 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
                     "label": args["label"],
                     "order_state": "rejected",
                     "reject_reason": code_name(exc.code),
-                    "amount": amount,
+                    "amount": int(args["amount"]),
                     "filled_amount": 0,
                     "price": args["price"],
                     "direction": args["side"],
@@ -276,6 +284,27 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
                 "trades": [],
             }
         return {"order": await self._convert(result["order"]), "trades": result.get("trades", [])}
+
+    async def _tool_place_order(self, args: dict[str, Any]) -> Any:
+        """A limit order on one instrument (the hedge's perpetual): ``private/buy`` or
+        ``private/sell`` as the side says, no combo, no orientation."""
+        side = str(args["side"])
+        if side not in ("buy", "sell"):
+            raise RpcError("private/buy", -32602, f"side {side!r}")
+        params = {
+            "instrument_name": str(args["instrument_name"]),
+            "amount": int(args["amount"]),
+            "type": "limit",
+            "price": float(Decimal(str(args["price"]))),
+            "label": str(args["label"]),
+            "time_in_force": "good_til_cancelled",
+        }
+        return await self._send(f"private/{side}", params, args)
+
+    async def _tool_position(self, args: dict[str, Any]) -> Any:
+        """``private/get_position`` of one instrument (the perpetual)."""
+        name = str(args["instrument_name"])
+        return (await self.rpc.call("private/get_position", {"instrument_name": name})).result
 
     async def _order_state(self, order_id: str) -> dict[str, Any]:
         result = (await self.rpc.call("private/get_order_state", {"order_id": order_id})).result
@@ -291,8 +320,8 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
             wanted = {str(leg["instrument_name"]): str(leg["direction"]) for leg in args["legs"]}
         else:  # a caller that did not say: the label of ours says entry or exit
             ours = labels.parse(str(current.get("label", "")))
-            if ours is None:
-                raise RpcError("private/edit", -32602, "not an order of ours: no legs given")
+            if ours is None or ours.kind == "hedge":
+                raise RpcError("private/edit", -32602, "not a combo order of ours: no legs given")
             short, long = short_first(legs)
             wanted = dict(zip((short[0], long[0]), ours.directions, strict=True))
         orient = orientation(legs, wanted)
@@ -331,12 +360,14 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
             )
         ).result
         if not rows and args.get("historical"):
+            ours = labels.parse(str(args["label"]))
+            kind = "future" if ours is not None and ours.kind == "hedge" else "option_combo"
             history = (
                 await self.rpc.call(
                     "private/get_order_history_by_currency",
                     {
                         "currency": "ETH",
-                        "kind": "option_combo",
+                        "kind": kind,
                         "count": 100,
                         "include_unfilled": True,
                         "historical": True,

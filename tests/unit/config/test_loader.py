@@ -78,6 +78,11 @@ def test_a_cross_field_rule_names_a_field(tmp_path: Path) -> None:
         ("kill_switch:\n  exits_when_operational: some\n", "kill_switch.exits_when_operational"),
         ("services:\n  deribit:\n    transport: grpc\n", "services.deribit.transport"),
         ("anomaly:\n  max_age_minutes:\n    index: 0\n", "anomaly.max_age_minutes.index"),
+        ("hedge:\n  mode: eur\n", "hedge.mode"),
+        ("hedge:\n  instrument: BTC-PERPETUAL\n", "hedge.instrument"),
+        ("hedge:\n  band_pct: 0\n", "hedge.band_pct"),
+        ("hedge:\n  max_order_usd: 0.5\n", "hedge.max_order_usd"),
+        ("hedge:\n  funding_reduced_fraction: 1\n", "hedge.funding_reduced_fraction"),
     ],
 )
 def test_each_bad_value_names_its_field(tmp_path: Path, text: str, field: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from bite.core import labels
 from hypothesis import given
@@ -36,3 +38,25 @@ def test_too_long_or_a_zeroth_exit_is_refused() -> None:
         labels.make("x" * 60)
     with pytest.raises(ValueError, match="from 1"):
         labels.make("p1", "exit", 0)
+
+
+@given(
+    minute=st.datetimes(
+        min_value=datetime(2000, 1, 1),  # noqa: DTZ001 - naive bounds, UTC below
+        max_value=datetime(2999, 12, 31),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    )
+)
+def test_a_hedge_label_reads_back_as_a_hedge_of_its_minute(minute: datetime) -> None:
+    label = labels.make_hedge(minute)
+    assert label == f"bite-h{minute:%Y%m%d%H%M}"
+    assert labels.parse(label) == labels.Label(f"{minute:%Y%m%d%H%M}", "hedge", 0)
+    assert labels.is_ours(label)
+
+
+def test_a_hedge_label_is_not_taken_for_an_entry_and_cannot_be_made_as_one() -> None:
+    assert labels.parse("bite-h2026030218") is not None  # too short for a hedge: an entry id
+    assert labels.parse("bite-h2026030218").kind == "entry"  # type: ignore[union-attr]
+    assert labels.parse("bite-h202603021800-x1") == labels.Label("h202603021800", "exit", 1)
+    with pytest.raises(ValueError, match="make_hedge"):
+        labels.make("202603021800", "hedge")

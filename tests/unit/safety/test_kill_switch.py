@@ -80,11 +80,14 @@ DISARMED = KillSwitchState(False)
         (OPERATIONAL, "exit", True, "risk_only", True),
         (OPERATIONAL, "exit", True, "none", False),
         (OPERATIONAL, "cancel", False, "none", True),
+        (DISARMED, "hedge", False, "none", True),
+        (OPERATIONAL, "hedge", False, "none", True),  # a hedge reduces risk
+        (INTEGRITY, "hedge", False, "all", False),  # never on untrusted inputs
     ],
 )
 def test_who_may_send(
     state: KillSwitchState,
-    order: Literal["entry", "exit", "cancel"],
+    order: Literal["entry", "exit", "cancel", "hedge"],
     risk: bool,
     policy: str,
     allowed: bool,

@@ -1,0 +1,108 @@
+"""The collateral hedge end to end on paper: the short follows the account, through a
+fall of ETH, a crash between the send and the record, and the kill switch."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.scripted import at, scripted_workspace
+from tests.e2e.support import Workspace
+
+HEDGED = "hedge:\n  mode: usd\n  target: collateral_and_options\n  band_pct: 1\n"
+
+
+def hedge_orders(ws: Workspace) -> list[tuple[Any, ...]]:
+    return ws.query("SELECT label, side, amount, state, filled_amount FROM hedge_orders")
+
+
+def broker_hedges(ws: Workspace) -> list[tuple[Any, ...]]:
+    return ws.query(
+        "SELECT label, state, filled_amount FROM orders WHERE label LIKE 'bite-h%'",
+        "paper.sqlite",
+    )
+
+
+def perp_size(ws: Workspace) -> Decimal:
+    return Decimal(ws.query("SELECT size_usd FROM perpetual", "paper.sqlite")[0][0])
+
+
+def test_the_hedge_holds_the_accounts_usd_value_through_a_fifteen_percent_fall(
+    tmp_path: Path,
+) -> None:
+    ws = scripted_workspace(tmp_path, "fall", HEDGED)
+    code, entry = ws.json("entry-run", now=at(0))
+    assert (code, entry["status"]) == (0, "entered"), entry
+    first = entry["hedge"]
+    assert first["status"] == "filled" and first["order"]["side"] == "sell"
+    # the target: the collateral (10 ETH at about 3,000 USD) plus the bull put's delta
+    assert 30_000 < int(first["order"]["amount_usd"]) < 34_000
+    value_before = Decimal(ws.json("paper", "status", now=at(0))[1]["account"]["equity"]) * 3000
+    # the week: ETH falls 15 %; the monitor decides twice a day and rebalances
+    hedges = []
+    for hours in range(4, 170, 12):
+        code, run = ws.json("monitor-run", now=at(hours))
+        assert code == 0, run
+        hedges.append(run["hedge"])
+    assert any(h["status"] == "filled" for h in hedges), hedges  # it did rebalance
+    assert all(h["status"] in ("inside_band", "filled") for h in hedges)
+    assert len({label for label, *_ in hedge_orders(ws)}) == len(hedge_orders(ws))
+    # what the account is worth in USD now, against the spreads' own P&L
+    status = ws.json("status", now=at(166))[1]
+    hedge = status["hedge"]
+    assert hedge["outside_band"] is False
+    assert "short " in ws.run("status", now=at(166)).stdout  # the table's hedge line
+    assert abs(Decimal(hedge["drift_usd"])) <= Decimal(hedge["band_usd"])
+    equity = Decimal(ws.json("paper", "status", now=at(166))[1]["account"]["equity"])
+    value_after = equity * Decimal("2550")
+    closed = ws.query("SELECT realized_pnl_usd FROM positions WHERE status != 'open'")
+    strategy_usd = sum((Decimal(r[0]) for r in closed if r[0] is not None), Decimal(0))
+    unhedged_loss = value_before * Decimal("0.15")
+    moved = value_after - value_before - strategy_usd
+    assert abs(moved) < unhedged_loss / 10, (value_before, value_after, strategy_usd)
+    events = ws.audit_events()
+    assert events.count("HEDGE_PLACED") == events.count("HEDGE_FILLED") >= 2
+    assert ws.run("audit", "verify", now=at(166)).returncode == 0
+
+
+def test_a_crash_between_sending_the_hedge_and_recording_it_leaves_one_order(
+    tmp_path: Path,
+) -> None:
+    ws = scripted_workspace(tmp_path, "flat", "hedge:\n  mode: usd\n")
+    died = ws.run("entry-run", now=at(0), env={"CERBERO_BITE_CRASH_AT": "after_hedge_sent"})
+    assert died.returncode == 137
+    (row,) = hedge_orders(ws)
+    assert row[3] == "pending"  # the row was written first; the process died after the send
+    assert len(broker_hedges(ws)) == 1
+    code, recovered = ws.json("recover", now=at(0.5))
+    assert code == 0, recovered
+    (row,) = hedge_orders(ws)
+    assert row[3:] == ("filled", row[2])
+    assert broker_hedges(ws) == [(row[0], "filled", row[2])]
+    assert perp_size(ws) == -row[2]
+    assert "HEDGE_FILLED" in ws.audit_events()
+    code, later = ws.json("monitor-run", now=at(1))
+    assert (code, later["hedge"]["status"]) == (0, "inside_band")
+    assert len(broker_hedges(ws)) == 1  # exactly one hedge order at the broker
+
+
+def test_an_operational_switch_lets_the_hedge_reduce_risk_an_integrity_one_does_not(
+    tmp_path: Path,
+) -> None:
+    ws = scripted_workspace(tmp_path, "flat", "hedge:\n  mode: usd\n")
+    assert ws.run("health-run", now=at(0)).returncode == 0
+    assert ws.run("kill-switch", "arm", "--no-exits", "--reason", "odd", now=at(0)).returncode == 0
+    code, run = ws.json("monitor-run", now=at(1))
+    assert run["hedge"]["status"] == "refused", run  # due, but not on untrusted inputs
+    assert run["hedge"]["refused"] == "kill_switch_armed"
+    assert perp_size(ws) == 0 and hedge_orders(ws) == []
+    assert ws.json("monitor-run", now=at(1.5))[1]["hedge"]["outside_runs"] == 2
+    code, health = ws.json("health-run", now=at(1.6))
+    assert "hedge_outside_band" in health["reasons"], health
+    assert "outside its band for 2 runs" in ws.query("SELECT message FROM alerts")[-1][0]
+    assert ws.run("kill-switch", "disarm", "--reason", "checked", now=at(1)).returncode == 0
+    assert ws.run("kill-switch", "arm", "--reason", "holiday", now=at(1)).returncode == 0
+    code, run = ws.json("monitor-run", now=at(2))
+    assert (code, run["hedge"]["status"]) == (0, "filled")  # it reduces risk: it goes
+    assert perp_size(ws) < 0

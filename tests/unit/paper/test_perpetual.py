@@ -1,0 +1,84 @@
+"""The paper venue's ETH-PERPETUAL through the real clients: inverse P&L, fees, funding."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from bite.clients.deribit_json import OrderResult
+from bite.clock import VirtualClock
+from bite.context import Clients
+from bite.core.hedge import PerpPosition, PerpQuote
+from bite.errors import McpRequestError
+from bite.paper.perpetual import TAKER_FEE
+
+from tests.paper_support import flat_config, later, with_clients
+
+PERP = "ETH-PERPETUAL"
+
+
+def test_a_short_fills_at_the_bid_with_the_taker_fee_and_a_limit_short_of_the_touch_rests(
+    tmp_path: Path,
+) -> None:
+    cfg = flat_config(tmp_path)
+
+    async def body(
+        c: Clients, clock: VirtualClock
+    ) -> tuple[PerpQuote, OrderResult, PerpPosition, OrderResult, list[str]]:
+        quote = await c.deribit.perp_ticker(PERP)
+        sold = await c.deribit.place_order(PERP, "sell", 30000, quote.bid, "bite-h202601051400")
+        held = await c.deribit.perp_position(PERP)
+        missed = await c.deribit.place_order(
+            PERP, "buy", 100, quote.bid - Decimal(50), "bite-h202601051401"
+        )
+        open_orders = await c.deribit.open_orders()
+        return quote, sold, held, missed, [o.label for o in open_orders]
+
+    quote, sold, held, missed, working = with_clients(cfg, tmp_path, body)
+    assert sold.order.state == "filled" and sold.order.filled_amount == 30000
+    assert sold.trades[0].price == quote.bid  # a taker: at the touch
+    fee = Decimal(30000) / quote.bid * TAKER_FEE
+    assert sold.trades[0].fee == pytest.approx(fee, abs=Decimal("1e-12"))  # JSON's float
+    assert held.size_usd == -30000
+    assert quote.bid < quote.mark < quote.ask
+    assert missed.order.state == "open"
+    assert working == ["bite-h202601051401"]  # a limit below the ask rests
+
+
+def test_a_position_is_marked_inverse_and_funding_is_paid_every_hour(tmp_path: Path) -> None:
+    cfg = flat_config(tmp_path)
+
+    async def body(c: Clients, clock: VirtualClock) -> tuple[PerpPosition, PerpPosition, Decimal]:
+        quote = await c.deribit.perp_ticker(PERP)
+        await c.deribit.place_order(PERP, "sell", 10000, quote.bid, "bite-h202601051400")
+        opened = await c.deribit.perp_position(PERP)
+        later(clock, hours=5)
+        held = await c.deribit.perp_position(PERP)
+        mark = (await c.deribit.perp_ticker(PERP)).mark
+        return opened, held, mark
+
+    opened, held, mark = with_clients(cfg, tmp_path, body)
+    # inverse: a short of N USD at P0 is worth N x (1/P1 - 1/P0) ETH at P1
+    expected = Decimal(10000) * (1 / mark - 1 / opened.average_price)
+    assert held.floating_pnl_eth == pytest.approx(expected, abs=Decimal("1e-9"))
+    # five hours of the flat market's positive funding: paid by longs, received by the short
+    assert held.realized_funding_eth > 0
+    assert opened.realized_funding_eth == 0
+
+
+def test_the_venue_refuses_other_instruments_and_off_tick_prices(tmp_path: Path) -> None:
+    cfg = flat_config(tmp_path)
+
+    async def body(c: Clients, clock: VirtualClock) -> tuple[OrderResult, str]:
+        quote = await c.deribit.perp_ticker(PERP)
+        off = await c.deribit.place_order(
+            PERP, "sell", 10, quote.bid + Decimal("0.01"), "bite-h202601051400"
+        )
+        with pytest.raises(McpRequestError) as other:
+            await c.deribit.place_order("BTC-PERPETUAL", "sell", 10, quote.bid, "bite-h2")
+        return off, str(other.value)
+
+    off, message = with_clients(cfg, tmp_path, body)
+    assert (off.order.state, off.order.reject_reason) == ("rejected", "price_wrong_tick")
+    assert "only ETH-PERPETUAL" in message
