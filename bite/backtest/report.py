@@ -101,8 +101,18 @@ def report_html(
             "time_in_market_pct",
             "fills",
             "halts",
+            "hedge",
         )
     ]
+    if summary.get("hedge", "none") != "none":  # the account with and without its hedge
+        headline += [
+            (
+                "account_drawdown_eur_pct_without_hedge",
+                summary.get("account_drawdown_eur_pct_without_hedge"),
+            ),
+            ("hedge_funding_eth", summary.get("hedge_funding_eth")),
+            ("hedge_fees_eth", summary.get("hedge_fees_eth")),
+        ]
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;"

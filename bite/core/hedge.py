@@ -8,9 +8,9 @@ worth (E + N/S1 - N/S0) x S1 USD; with N = E x S0 that is E x S0 whatever S1 is:
 short, rebalanced, holds the account's USD value still. ``collateral_and_options``
 also offsets the open spread's delta (a bull put is long ETH).
 
-The perpetual's margin is not modelled here: the live hedge's orders are small beside
-the collateral, and the venue answers its margin (``initial_margin`` of the position);
-the paper venue's own assumption is written in ``bite/paper/perpetual.py``.
+The perpetual's margin follows Deribit's documented rule for ETH futures under standard
+margin (support.deribit.com, "11 January 2022", article 25944826427293): initial 2 % +
+0.0004 % per ETH of position, maintenance 1 % + 0.0004 % per ETH, of the position in ETH.
 """
 
 from __future__ import annotations
@@ -107,6 +107,24 @@ def rebalance(
         target_short_usd=target_usd,
         drift_usd=drift,
         fee_eth=order_fee_eth(amount, spot),
+    )
+
+
+# Deribit's ETH futures margin under standard margin (the 11 January 2022 change)
+INITIAL_MARGIN_BASE = Decimal("0.02")
+MAINTENANCE_MARGIN_BASE = Decimal("0.01")
+MARGIN_INCREASE_PER_ETH = Decimal("0.000004")  # 0.0004 % per ETH of position
+
+
+def perpetual_margins_eth(size_usd: Decimal, mark: Decimal) -> tuple[Decimal, Decimal]:
+    """(initial, maintenance) margin in ETH of a perpetual position of ``size_usd``
+    contracts (either sign) at ``mark``: a rate that grows with the position's size in
+    ETH, times that size."""
+    position_eth = abs(size_usd) * CONTRACT_USD / mark
+    increase = position_eth * MARGIN_INCREASE_PER_ETH
+    return (
+        position_eth * (INITIAL_MARGIN_BASE + increase),
+        position_eth * (MAINTENANCE_MARGIN_BASE + increase),
     )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from bite.clock import iso_z
 from bite.config.schema import FeesConfig, PaperConfig
+from bite.core.hedge import perpetual_margins_eth
 from bite.core.ticks import is_on_tick
 from bite.paper.chain import Chain, Listing, PaperQuote, listing_from_name, listings, quote
 from bite.paper.fills import (
@@ -434,7 +435,10 @@ class PaperExchange(PerpetualBook):
             size = Decimal(self._perp_row()["size_usd"])
             grows = size == 0 or (side == "sell") == (size < 0) or Decimal(amount) > abs(size)
             mark = self.perp_quote(now)["mark"]
-            needed = Decimal(int(amount)) / mark * Decimal("0.02")
+            needed = (
+                perpetual_margins_eth(size + (-1 if side == "sell" else 1) * amount, mark)[0]
+                - self.perp_book(now)[1]
+            )
             available = Decimal(str(self.account_summary(now)["available_funds"]))
             if grows and needed > available:
                 reject = "not_enough_funds"

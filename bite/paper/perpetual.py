@@ -13,8 +13,8 @@ ETH. Here:
   ETH from longs to shorts when the rate is positive (the rate is the market's
   ``funding_hourly``, the funding series a backtest is given; none at all with
   ``paper.perpetual_funding: none``);
-- margin is an assumption of this venue, not Deribit's rule: 2 % of the notional
-  initial, 1 % maintenance. The live hedge asks the broker.
+- margin is Deribit's documented rule for ETH futures (``core.hedge``:
+  2 % + 0.0004 % per ETH of position initial, 1 % + 0.0004 % per ETH maintenance).
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from bite.config.schema import PaperConfig
+from bite.core.hedge import perpetual_margins_eth
 from bite.paper.market import MarketSource
 
 PERPETUAL = "ETH-PERPETUAL"
 TICK = Decimal("0.05")
 HALF_SPREAD = Decimal("0.0002")
 TAKER_FEE = Decimal("0.0005")
-INITIAL_MARGIN = Decimal("0.02")
-MAINTENANCE_MARGIN = Decimal("0.01")
 HOUR_MS = 3_600_000
 
 SCHEMA = """
@@ -114,16 +113,16 @@ class PerpetualBook:
 
     def perp_book(self, now: datetime) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(unrealized P&L, initial margin, maintenance margin, size) of the position in
-        ETH at the mark (inverse: size x (1/avg - 1/mark); margins this venue's
-        assumption), from one read of the position."""
+        ETH at the mark (inverse: size x (1/avg - 1/mark); Deribit's margin rule), from
+        one read of the position."""
         row = self._perp_row()
         size = Decimal(row["size_usd"])
         if size == 0:
             return Decimal(0), Decimal(0), Decimal(0), size
         mark = self.perp_quote(now)["mark"]
-        notional = abs(size) / mark
         pnl = size * (1 / Decimal(row["average_price"]) - 1 / mark)
-        return pnl, notional * INITIAL_MARGIN, notional * MAINTENANCE_MARGIN, size
+        initial, maintenance = perpetual_margins_eth(size, mark)
+        return pnl, initial, maintenance, size
 
     def perp_position(self, now: datetime) -> dict[str, Any]:
         """Deribit's ``private/get_position`` of the perpetual."""

@@ -74,3 +74,29 @@ def test_paper_reset_starts_the_account_over(tmp_path: Path) -> None:
     assert "generation 2" in reset.stdout
     after = json.loads(bite("paper", "status", "--json", "--data-dir", str(data)).stdout)
     assert (after["generation"], after["account"]["equity"], after["orders"]) == (2, 10.0, [])
+
+
+def test_paper_serve_answers_the_hedges_tools_over_http(tmp_path: Path) -> None:
+    """place_order, position and the perpetual's ticker through `bite paper serve`."""
+    import httpx
+
+    with paper_server(tmp_path) as port:
+        base = f"http://127.0.0.1:{port}/deribit/tools"
+        ticker = httpx.post(f"{base}/ticker", json={"instrument_name": "ETH-PERPETUAL"}).json()
+        placed = httpx.post(
+            f"{base}/place_order",
+            json={
+                "instrument_name": "ETH-PERPETUAL",
+                "side": "sell",
+                "amount": 1000,
+                "price": str(ticker["best_bid_price"]),
+                "label": "bite-h202601051400",
+            },
+        ).json()
+        held = httpx.post(f"{base}/position", json={"instrument_name": "ETH-PERPETUAL"}).json()
+        other = httpx.post(f"{base}/position", json={"instrument_name": "BTC-PERPETUAL"})
+    assert ticker["best_bid_price"] < ticker["mark_price"] < ticker["best_ask_price"]
+    assert placed["order"]["order_state"] == "filled"
+    assert placed["order"]["instrument_name"] == "ETH-PERPETUAL"
+    assert (held["size"], held["direction"], held["kind"]) == (-1000.0, "sell", "future")
+    assert other.status_code == 400

@@ -8,6 +8,7 @@ from bite.core.hedge import (
     PERPETUAL_TAKER_FEE,
     account_value_usd,
     order_fee_eth,
+    perpetual_margins_eth,
     rebalance,
     target_short_usd,
 )
@@ -93,3 +94,23 @@ def test_inside_the_band_nothing_is_sent_and_the_spread_delta_joins_the_target()
     capped = rebalance(Decimal(30000), Decimal(0), equity, spot, band, Decimal(10000))
     assert capped is not None and capped.amount_usd == 10000
     assert order_fee_eth(Decimal(3000), spot) == Decimal("0.0005")
+
+
+def test_the_perpetuals_margin_is_deribits_rule_for_eth_futures() -> None:
+    # 25 ETH of position at 2,000 USD: 2 % + 25 x 0.0004 % = 2.01 % initial, 1.01 % maintenance
+    initial, maintenance = perpetual_margins_eth(Decimal(-50000), Decimal(2000))
+    assert initial == Decimal(25) * Decimal("0.0201")
+    assert maintenance == Decimal(25) * Decimal("0.0101")
+    assert perpetual_margins_eth(Decimal(0), Decimal(2000)) == (Decimal(0), Decimal(0))
+
+
+@given(
+    size=st.integers(1, 10_000_000).map(Decimal),
+    more=st.integers(1, 1_000_000).map(Decimal),
+    mark=st.integers(100, 20_000).map(Decimal),
+)
+def test_margin_grows_faster_than_the_position(size: Decimal, more: Decimal, mark: Decimal) -> None:
+    small, _ = perpetual_margins_eth(size, mark)
+    large, _ = perpetual_margins_eth(size + more, mark)
+    assert large / (size + more) > small / size  # the rate rises with the size
+    assert perpetual_margins_eth(-size, mark) == perpetual_margins_eth(size, mark)
