@@ -68,7 +68,7 @@ class PaperQuote:
 
 def expiry_code(expiry: datetime) -> str:
     """``5DEC25`` for 2025-12-05 (Deribit's day has no leading zero)."""
-    return f"{expiry.day}{MONTHS[expiry.month - 1]}{expiry:%y}"
+    return f"{expiry.day}{MONTHS[expiry.month - 1]}{expiry.year % 100:02d}"
 
 
 def _at_eight(day: date) -> datetime:
@@ -134,18 +134,18 @@ def strikes(forward: float, days: float, iv_pct: float) -> list[int]:
 LISTED_DAYS_BEFORE = {"day": 3, "week": 21, "month": 92}
 
 
-def listings(
+def listing_grids(
     state: MarketState,
     listed: Callable[[datetime], MarketState] | None = None,
     known: dict[datetime, set[int]] | None = None,
-) -> list[Listing]:
-    """Every option listed at the state's time.
+) -> list[tuple[datetime, str, frozenset[int]]]:
+    """Each expiry listed at the state's time, with its kind and its strikes.
 
     A strike listed when its expiry was introduced stays listed until expiry (the
     venue never delists); strikes around today's forward are added as spot moves.
     ``listed`` gives the market at an earlier time (the expiry's listing).
     """
-    out: list[Listing] = []
+    out: list[tuple[datetime, str, frozenset[int]]] = []
     for expiry, kind in expiries(state.time):
         days = (expiry - state.time).total_seconds() / 86400
         forward = state.forward(expiry)
@@ -161,10 +161,35 @@ def listings(
                 )
         if known is not None:
             grid |= known.get(expiry, set())
-        for strike in sorted(grid):
-            for option_type in OPTION_TYPES:
-                out.append(_listing(expiry, kind, strike, option_type))
+        out.append((expiry, kind, frozenset(grid)))
     return out
+
+
+@lru_cache(maxsize=4096)
+def expiry_listings(
+    expiry: datetime, kind: str, grid: frozenset[int]
+) -> tuple[tuple[str, Listing], ...]:
+    """(name, instrument) of an expiry's strikes, puts and calls, strikes ascending (kept:
+    an expiry's strikes seldom change from one hour to the next)."""
+    return tuple(
+        (x.name, x)
+        for strike in sorted(grid)
+        for option_type in OPTION_TYPES
+        for x in (_listing(expiry, kind, strike, option_type),)
+    )
+
+
+def listings(
+    state: MarketState,
+    listed: Callable[[datetime], MarketState] | None = None,
+    known: dict[datetime, set[int]] | None = None,
+) -> list[Listing]:
+    """Every option listed at the state's time (``listing_grids``), expiry by expiry."""
+    return [
+        x
+        for expiry, kind, grid in listing_grids(state, listed, known)
+        for _, x in expiry_listings(expiry, kind, grid)
+    ]
 
 
 @lru_cache(maxsize=1 << 16)

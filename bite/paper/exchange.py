@@ -22,7 +22,15 @@ from bite.clock import iso_z
 from bite.config.schema import FeesConfig, PaperConfig
 from bite.core.hedge import perpetual_margins_eth
 from bite.core.ticks import is_on_tick
-from bite.paper.chain import Chain, Listing, PaperQuote, listing_from_name, listings, quote
+from bite.paper.chain import (
+    Chain,
+    Listing,
+    PaperQuote,
+    expiry_listings,
+    listing_from_name,
+    listing_grids,
+    quote,
+)
 from bite.paper.fills import (
     combo_fees,
     combo_prices,
@@ -117,6 +125,7 @@ class PaperExchange(PerpetualBook):
         self._chains: dict[datetime, Chain] = {}
         self._listing_states: dict[datetime, MarketState] = {}
         self._listing_hour: tuple[datetime, dict[str, Listing]] | None = None
+        self._listing_first_expiry: datetime | None = None
         self._known: dict[datetime, set[int]] | None = None
         self._held_at: datetime | None = None
         self._held: dict[str, PaperQuote | None] = {}
@@ -153,7 +162,11 @@ class PaperExchange(PerpetualBook):
         instruments listed in its hour (``listed_in_hour``)."""
         chain = self._chains.get(now)
         if chain is None:
-            listed = {name: x for name, x in self.listed_in_hour(now).items() if x.expiry > now}
+            hour = self.listed_in_hour(now)
+            if self._listing_first_expiry is not None and self._listing_first_expiry > now:
+                listed = hour  # nothing in the hour's listing has expired yet (never mutated)
+            else:
+                listed = {name: x for name, x in hour.items() if x.expiry > now}
             chain = Chain(
                 self.market.state(now), self.market.seed, model=self.cfg.chain, listed_set=listed
             )
@@ -177,18 +190,19 @@ class PaperExchange(PerpetualBook):
                 self._known.setdefault(expiry, set()).add(int(strike))
         known = {e: s for e, s in self._known.items() if e > hour}
         self._known = known
-        found = {x.name: x for x in listings(self.market.state(hour), self._listed, known)}
-        fresh = [
-            (_ms(x.expiry), x.strike)
-            for x in found.values()
-            if x.strike not in known.get(x.expiry, set())
-        ]
+        grids = listing_grids(self.market.state(hour), self._listed, known)
+        found: dict[str, Listing] = {}
+        fresh: list[tuple[int, int]] = []
+        for expiry, kind, grid in grids:
+            found.update(expiry_listings(expiry, kind, grid))
+            fresh += [(_ms(expiry), strike) for strike in sorted(grid - known.get(expiry, set()))]
         if fresh:
             with self._transaction():
                 self.conn.executemany("INSERT OR IGNORE INTO listed_strikes VALUES (?, ?)", fresh)
-            for x in found.values():
-                known.setdefault(x.expiry, set()).add(x.strike)
+            for expiry, _, grid in grids:
+                known.setdefault(expiry, set()).update(grid)
         self._listing_hour = (hour, found)
+        self._listing_first_expiry = min((e for e, _, _ in grids), default=None)
         return found
 
     # -- account --------------------------------------------------------------------------
