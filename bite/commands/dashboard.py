@@ -104,7 +104,7 @@ def dashboard_command(
     is arming the kill switch. Stop it with Ctrl-C.
     """
     import importlib.util
-    import subprocess
+    import os
     import sys
 
     from bite.clock import NOW_ENV
@@ -147,10 +147,10 @@ def dashboard_command(
             )
         else:
             typer.echo(f"Cerbero Bite dashboard on {url} (Ctrl-C stops it)")
-        try:
-            argv = streamlit_argv(sys.executable, host, port)
-            out = 2 if as_json else None
-            done = subprocess.run(argv, env=env, check=False, stdout=out)  # noqa: S603 - our argv
-        except KeyboardInterrupt:
-            raise typer.Exit(0) from None
-        raise typer.Exit(done.returncode)
+        sys.stdout.flush()
+        if as_json:
+            os.dup2(2, 1)  # the server's own lines go to stderr
+        # the process becomes the server: a signal (Ctrl-C, systemd's stop) reaches it
+        # directly and no child is left behind
+        argv = streamlit_argv(sys.executable, host, port)
+        os.execve(sys.executable, argv, env)  # noqa: S606 - our interpreter, our argv

@@ -28,10 +28,13 @@ class TickSchedule:
     tick: Decimal
     steps: tuple[tuple[Decimal, Decimal], ...] = ()
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", tuple(sorted(self.steps)))  # ascending, once
+
     def tick_at(self, price: Decimal) -> Decimal:
         """Return the tick that applies at ``price``."""
         tick = self.tick
-        for above_price, step_tick in sorted(self.steps):
+        for above_price, step_tick in self.steps:
             if price >= above_price:
                 tick = step_tick
         return tick

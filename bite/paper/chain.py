@@ -221,21 +221,66 @@ def smile_iv(
     return max(atm * (1 + skew * z + model.curvature * z * z), 10.5)
 
 
-def spread_eth(mark: Decimal, state: MarketState, model: ChainModelConfig) -> Decimal:
-    """A quote's bid-ask spread (ETH): the larger of a few ticks and a share of the mark,
-    widened by the scale and the stress terms (DVOL rising, a large day's move)."""
-    ticks = (
-        model.spread_ticks_below * Decimal("0.0001")
-        if mark < Decimal("0.005")
-        else model.spread_ticks_above * Decimal("0.0005")
-    )
+@dataclass(frozen=True)
+class _Instant:
+    """What every quote of one instant shares: the skew, the spread's terms, the hour."""
+
+    skew: float
+    ticks_below: Decimal
+    ticks_above: Decimal
+    rel: Decimal
+    scale: Decimal
+    hour: int
+
+
+def _instant(state: MarketState, model: ChainModelConfig) -> _Instant:
     stress = (
         1.0
         + model.stress_spread_per_dvol_point * max(state.dvol_change_24h, 0.0)
         + model.stress_spread_per_move_pct * state.move_24h_pct
     )
-    base = max(ticks, mark * Decimal(str(model.spread_rel)))
-    return base * Decimal(f"{model.spread_scale * stress:.6f}")
+    return _Instant(
+        skew=model.skew - model.stress_skew_per_dvol_point * max(state.dvol_change_24h, 0.0),
+        ticks_below=model.spread_ticks_below * Decimal("0.0001"),
+        ticks_above=model.spread_ticks_above * Decimal("0.0005"),
+        rel=Decimal(str(model.spread_rel)),
+        scale=Decimal(f"{model.spread_scale * stress:.6f}"),
+        hour=int(state.time.timestamp() // 3600),
+    )
+
+
+@dataclass(frozen=True)
+class _Tenor:
+    """What every quote of one expiry at one instant shares."""
+
+    days: float
+    forward: float
+    atm: float
+    sd: float
+    t: float
+
+
+def _tenor(state: MarketState, expiry: datetime, model: ChainModelConfig) -> _Tenor:
+    days = (expiry - state.time).total_seconds() / 86400
+    atm = atm_iv(state.dvol, days, model)
+    return _Tenor(
+        days=days,
+        forward=round(state.forward(expiry), 4),
+        atm=atm,
+        sd=atm / 100 * math.sqrt(max(days, 0.25) / 365),
+        t=pricing.year_fraction(state.time, expiry),
+    )
+
+
+def spread_eth(mark: Decimal, state: MarketState, model: ChainModelConfig) -> Decimal:
+    """A quote's bid-ask spread (ETH): the larger of a few ticks and a share of the mark,
+    widened by the scale and the stress terms (DVOL rising, a large day's move)."""
+    return _spread(mark, _instant(state, model))
+
+
+def _spread(mark: Decimal, instant: _Instant) -> Decimal:
+    ticks = instant.ticks_below if mark < Decimal("0.005") else instant.ticks_above
+    return max(ticks, mark * instant.rel) * instant.scale
 
 
 def bid_ask(mark: Decimal, spread: Decimal) -> tuple[Decimal, Decimal]:
@@ -253,17 +298,26 @@ def quote(
     state: MarketState, listing: Listing, seed: int, model: ChainModelConfig = DEFAULT_MODEL
 ) -> PaperQuote:
     """The modelled quote of one listing."""
-    days = (listing.expiry - state.time).total_seconds() / 86400
-    forward = round(state.forward(listing.expiry), 4)
-    iv = round(smile_iv(state, forward, listing.strike, days, model), 2)  # published, then priced
-    t = pricing.year_fraction(state.time, listing.expiry)
+    return _quote(
+        listing, seed, _tenor(state, listing.expiry, model), _instant(state, model), model
+    )
+
+
+def _quote(
+    listing: Listing, seed: int, tenor: _Tenor, instant: _Instant, model: ChainModelConfig
+) -> PaperQuote:
+    """``quote`` with what the instant and the expiry share already worked out (a chain
+    quotes hundreds of listings at one instant): the same numbers, computed once."""
+    forward, t = tenor.forward, tenor.t
+    z = math.log(listing.strike / forward) / tenor.sd  # smile_iv, on the shared terms
+    smile = max(tenor.atm * (1 + instant.skew * z + model.curvature * z * z), 10.5)
+    iv = round(smile, 2)  # published, then priced
     value = pricing.price_eth(listing.option_type, forward, listing.strike, t, iv)
     mark = Decimal(f"{value:.6f}")
-    bid, ask = bid_ask(mark, spread_eth(mark, state, model))
+    bid, ask = bid_ask(mark, _spread(mark, instant))
     distance = abs(math.log(listing.strike / forward)) / max(iv / 100 * math.sqrt(t), 1e-6)
-    hour = int(state.time.timestamp() // 3600)
-    bid_amount = float(int(5 + 145 * unit(seed, listing.name, hour, "bid")))
-    ask_amount = float(int(5 + 145 * unit(seed, listing.name, hour, "ask")))
+    bid_amount = float(int(5 + 145 * unit(seed, listing.name, instant.hour, "bid")))
+    ask_amount = float(int(5 + 145 * unit(seed, listing.name, instant.hour, "ask")))
     oi = float(
         int((4000 * math.exp(-distance / 1.5) + 30) * (0.6 + 0.8 * unit(seed, listing.name)))
     )
@@ -302,6 +356,8 @@ class Chain:
             else {x.name: x for x in listings(state, listed, known)}
         )
         self._quotes: dict[str, PaperQuote] = {}
+        self._tenors: dict[datetime, _Tenor] = {}
+        self._instant = _instant(state, model)
 
     def quote(self, name: str) -> PaperQuote | None:
         """The quote of one instrument, or None when not listed."""
@@ -310,7 +366,12 @@ class Chain:
             return None
         cached = self._quotes.get(name)
         if cached is None:
-            cached = quote(self.state, listing, self.seed, self.model)
+            tenor = self._tenors.get(listing.expiry)
+            if tenor is None:
+                tenor = self._tenors[listing.expiry] = _tenor(
+                    self.state, listing.expiry, self.model
+                )
+            cached = _quote(listing, self.seed, tenor, self._instant, self.model)
             self._quotes[name] = cached
         return cached
 

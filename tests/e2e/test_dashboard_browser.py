@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
+import pytest
+
 from tests.browser_support import browser_page, dashboard_server
 from tests.e2e.scripted import at, scripted_workspace
 from tests.integration.cli_support import ROOT
@@ -26,5 +29,7 @@ def test_chromium_renders_the_open_position_and_the_kill_switch(tmp_path: Path) 
         assert "2026-03-09 14:00 UTC" in shown  # the next entry-run, from the crontab
         picture = tmp_path / "dashboard.png"
         page.screenshot(picture)
+    with pytest.raises(httpx.ConnectError):  # stopped: the server left nothing behind
+        httpx.get(url, timeout=5)
     assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert picture.stat().st_size > 20_000  # a drawn page, not a blank one
