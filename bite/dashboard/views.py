@@ -12,7 +12,7 @@ import csv
 import json
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -332,12 +332,23 @@ def safety_view(state: StateContext, now: datetime) -> dict[str, Any]:
         "backups": [
             {
                 "file": b.name,
-                "age_hours": round((now.timestamp() - b.stat().st_mtime) / 3600, 1),
+                "age_hours": round((now - _backup_time(b)).total_seconds() / 3600, 1),
                 "bytes": b.stat().st_size,
             }
             for b in backups[:20]
         ],
     }
+
+
+def _backup_time(path: Path) -> datetime:
+    """When a backup was taken: its name's UTC time (``state-YYYYmmddTHHMMSSZ.sqlite``,
+    written by the run's clock), else the file's modification time."""
+    try:
+        return datetime.strptime(path.stem.removeprefix("state-"), "%Y%m%dT%H%M%SZ").replace(
+            tzinfo=UTC
+        )
+    except ValueError:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
 
 
 def backtest_view(folder: Path) -> dict[str, Any]:

@@ -149,7 +149,10 @@ def test_an_armed_kill_switch_shows_on_now_and_safety(tmp_path: Path) -> None:
     now = page(ws, "Now", at(1))
     assert {m.label: m.value for m in now.metric}["Kill switch"] == "ARMED (operational)"
     assert "going on holiday" in text(now)
-    assert "ARMED (operational)" in text(page(ws, "Safety", at(1)))
+    assert ws.run("backup-run", now=at(0.5)).returncode == 0
+    safety = text(page(ws, "Safety", at(1)))
+    assert "ARMED (operational)" in safety
+    assert "state-20260302T143000Z.sqlite,0.5," in safety  # the backup and its age (hours)
 
 
 def test_safety_verifies_the_chain_now_and_names_a_tampered_record(

@@ -315,6 +315,8 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         current = (await self.rpc.call("private/get_order_state", {"order_id": order_id})).result
         if current.get("order_state") != "open":
             return {"order": await self._convert(current), "trades": []}
+        if str(current["instrument_name"]).endswith("-PERPETUAL"):  # one instrument
+            return await self._edit(order_id, current, Decimal(str(args["price"])))
         legs = await self._legs(str(current["instrument_name"]))
         if args.get("legs"):  # the job says what each leg trades
             wanted = {str(leg["instrument_name"]): str(leg["direction"]) for leg in args["legs"]}
@@ -327,6 +329,11 @@ class DeribitDirectTransport(httpx.AsyncBaseTransport):
         orient = orientation(legs, wanted)
         our_side = contract_price(str(current["direction"]), Decimal(str(current["price"])))[0]
         _, price = deribit_order(our_side, Decimal(str(args["price"])), orient)
+        return await self._edit(order_id, current, price)
+
+    async def _edit(self, order_id: str, current: dict[str, Any], price: Decimal) -> Any:
+        """``private/edit`` to ``price`` (Deribit's); an order that ended meanwhile comes
+        back as it ended."""
         try:
             result = (
                 await self.rpc.call(

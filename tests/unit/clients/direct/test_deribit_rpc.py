@@ -795,3 +795,75 @@ def test_no_listed_combo_leaves_the_configured_tick(httpx_mock: HTTPXMock, tmp_p
         return await c.deribit.combo_tick()
 
     assert run(cfg(), body, tmp_path) is None
+
+
+def test_the_hedges_tools_are_the_perpetuals_own_calls(
+    httpx_mock: HTTPXMock, tmp_path: Path
+) -> None:
+    """place_order is private/sell on ETH-PERPETUAL with the hedge's label (no combo),
+    position is private/get_position, and an edit moves the price as given."""
+    auth(httpx_mock)
+    perp = {
+        "order_id": "ETH-77",
+        "instrument_name": "ETH-PERPETUAL",
+        "label": "bite-h202511220200",
+        "direction": "sell",
+        "amount": 3000.0,
+        "filled_amount": 0.0,
+        "price": 2760.5,
+        "average_price": 0.0,
+        "order_state": "open",
+        "creation_timestamp": 1763776800000,
+        "last_update_timestamp": 1763776800000,
+    }
+    httpx_mock.add_response(
+        url=f"{TEST}/private/sell", json=envelope({"order": perp, "trades": []})
+    )
+    httpx_mock.add_response(url=f"{TEST}/private/get_order_state", json=envelope(perp))
+    httpx_mock.add_response(
+        url=f"{TEST}/private/edit",
+        json=envelope({"order": {**perp, "price": 2758.6}, "trades": []}),
+    )
+    httpx_mock.add_response(
+        url=f"{TEST}/private/get_position",
+        json=envelope(
+            {
+                "instrument_name": "ETH-PERPETUAL",
+                "kind": "future",
+                "size": -3000.0,
+                "direction": "sell",
+                "average_price": 2760.5,
+                "floating_profit_loss": 0.0001,
+                "realized_profit_loss": 0.0,
+                "realized_funding": 0.00002,
+                "initial_margin": 0.0218,
+            }
+        ),
+    )
+
+    async def body(c: Clients) -> Any:
+        placed = await c.deribit.place_order(
+            "ETH-PERPETUAL", "sell", 3000, Decimal("2760.5"), "bite-h202511220200"
+        )
+        edited = await c.deribit.edit_order("ETH-77", Decimal("2758.6"))
+        held = await c.deribit.perp_position("ETH-PERPETUAL")
+        return placed, edited, held
+
+    placed, edited, held = run(cfg(), body, tmp_path)
+    sent = {
+        str(r.url).rsplit("/", 1)[-1]: json.loads(r.content)["params"]
+        for r in httpx_mock.get_requests()
+        if "/private/" in str(r.url) and "get_order_state" not in str(r.url)
+    }
+    assert sent["sell"] == {
+        "instrument_name": "ETH-PERPETUAL",
+        "amount": 3000,
+        "type": "limit",
+        "price": 2760.5,
+        "label": "bite-h202511220200",
+        "time_in_force": "good_til_cancelled",
+    }
+    assert sent["edit"] == {"order_id": "ETH-77", "amount": 3000.0, "price": 2758.6}
+    assert (placed.order.label, placed.order.direction) == ("bite-h202511220200", "sell")
+    assert edited.order.price == Decimal("2758.6")
+    assert (held.size_usd, held.realized_funding_eth) == (Decimal(-3000), Decimal("0.00002"))
