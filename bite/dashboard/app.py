@@ -96,7 +96,6 @@ def _page(settings: Settings, page: str) -> None:
 
 
 def _problem(exc: BaseException) -> None:
-
     if isinstance(exc, BiteError | sqlite3.Error | OSError):
         st.error(f"Cannot read the data dir: {exc}")
     else:
@@ -105,15 +104,24 @@ def _problem(exc: BaseException) -> None:
 
 
 def _state(settings: Settings) -> Any:
-
     return open_state_readonly(settings.data_dir)
+
+
+def _read(settings: Settings, view: Callable[[Any], Any]) -> Any:
+    """``view`` of the data dir's state, or None with a message when there is none yet."""
+    try:
+        state = _state(settings)
+    except DatabaseError as exc:
+        st.info(f"No state to show: {exc}")
+        return None
+    with state:
+        return view(state)
 
 
 # -- Now ----------------------------------------------------------------------------------
 
 
 def _now_page(settings: Settings, now: datetime) -> None:
-
     st.header("Now")
     try:
         state = _state(settings)
@@ -204,19 +212,14 @@ def _arm_form(settings: Settings, now: datetime) -> None:
 
 
 def _position_page(settings: Settings, now: datetime) -> None:
-
     st.header("Position")
     try:
-        state = _state(settings)
-    except DatabaseError as exc:
-        st.info(f"No state to show: {exc}")
-        return
-    try:
         exit_cfg = load_config(settings.config_path).config.exit
-    except Exception:
+    except BiteError:  # the thresholds fall back to the shipped defaults
         exit_cfg = ExitConfig()
-    with state:
-        positions = views.position_views(state, exit_cfg, now)
+    positions = _read(settings, lambda state: views.position_views(state, exit_cfg, now))
+    if positions is None:
+        return
     if not positions:
         st.write("No open position.")
         return
@@ -256,7 +259,6 @@ def _one_position(p: dict[str, Any]) -> None:
 
 
 def _num(value: Any, quantum: str) -> str:
-
     if value is None:
         return "-"
     return str(Decimal(str(value)).quantize(Decimal(quantum)))
@@ -289,15 +291,10 @@ def _payoff_figure(p: dict[str, Any]) -> go.Figure:
 
 
 def _history_page(settings: Settings, now: datetime) -> None:
-
     st.header("History")
-    try:
-        state = _state(settings)
-    except DatabaseError as exc:
-        st.info(f"No state to show: {exc}")
+    data = _read(settings, views.history_view)
+    if data is None:
         return
-    with state:
-        data = views.history_view(state)
     if data["equity"]:
         fig = go.Figure()
         times = [e["time"] for e in data["equity"]]
@@ -353,15 +350,10 @@ def _history_page(settings: Settings, now: datetime) -> None:
 
 
 def _safety_page(settings: Settings, now: datetime) -> None:
-
     st.header("Safety")
-    try:
-        state = _state(settings)
-    except DatabaseError as exc:
-        st.info(f"No state to show: {exc}")
+    data = _read(settings, lambda state: views.safety_view(state, now))
+    if data is None:
         return
-    with state:
-        data = views.safety_view(state, now)
     audit = data["audit"]
     if audit["healthy"]:
         st.success(

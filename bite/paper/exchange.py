@@ -403,27 +403,7 @@ class PaperExchange(PerpetualBook):
             available = Decimal(str(self.account_summary(now)["available_funds"]))
             if needed > available:
                 reject = "not_enough_funds"
-        state = "rejected" if reject else "open"
-        with self._transaction():  # the order's number and its row, together
-            generation, number = self._next("order_counter")
-            order_id = f"PAPER-{generation}-{number}"
-            self.conn.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
-                (
-                    order_id,
-                    label,
-                    json.dumps(legs),
-                    side,
-                    int(amount),
-                    str(limit),
-                    state,
-                    reject,
-                    _ms(now),
-                    _ms(now),
-                ),
-            )
-        trades = [] if reject else self._try_fill(order_id, now)
-        return {"order": self._order_json(self._get(order_id)), "trades": trades}
+        return self._new_order(legs, side, int(amount), limit, label, reject, now)
 
     def place_order(
         self,
@@ -456,27 +436,7 @@ class PaperExchange(PerpetualBook):
             available = Decimal(str(self.account_summary(now)["available_funds"]))
             if grows and needed > available:
                 reject = "not_enough_funds"
-        state = "rejected" if reject else "open"
-        with self._transaction():
-            generation, number = self._next("order_counter")
-            order_id = f"PAPER-{generation}-{number}"
-            self.conn.execute(
-                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
-                (
-                    order_id,
-                    label,
-                    json.dumps(legs),
-                    side,
-                    int(amount),
-                    str(limit),
-                    state,
-                    reject,
-                    _ms(now),
-                    _ms(now),
-                ),
-            )
-        trades = [] if reject else self._try_fill(order_id, now)
-        return {"order": self._order_json(self._get(order_id)), "trades": trades}
+        return self._new_order(legs, side, int(amount), limit, label, reject, now)
 
     def _try_fill_perp(self, row: sqlite3.Row, now: datetime) -> list[dict[str, Any]]:
         """A resting perpetual order fills whole at the touch once its limit reaches it."""
@@ -520,6 +480,39 @@ class PaperExchange(PerpetualBook):
                 "timestamp": _ms(now),
             }
         ]
+
+    def _new_order(
+        self,
+        legs: list[dict[str, Any]],
+        side: str,
+        amount: int,
+        limit: Decimal,
+        label: str,
+        reject: str | None,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """Write an order (``rejected`` with its reason, else ``open``) and try to fill it."""
+        state = "rejected" if reject else "open"
+        with self._transaction():  # the order's number and its row, together
+            generation, number = self._next("order_counter")
+            order_id = f"PAPER-{generation}-{number}"
+            self.conn.execute(
+                "INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?, ?)",
+                (
+                    order_id,
+                    label,
+                    json.dumps(legs),
+                    side,
+                    amount,
+                    str(limit),
+                    state,
+                    reject,
+                    _ms(now),
+                    _ms(now),
+                ),
+            )
+        trades = [] if reject else self._try_fill(order_id, now)
+        return {"order": self._order_json(self._get(order_id)), "trades": trades}
 
     def edit_order(self, order_id: str, price: float | str, now: datetime) -> dict[str, Any]:
         """Move a resting order's price; an order already filled or closed comes back as it is."""
