@@ -106,3 +106,33 @@ def test_an_operational_switch_lets_the_hedge_reduce_risk_an_integrity_one_does_
     code, run = ws.json("monitor-run", now=at(2))
     assert (code, run["hedge"]["status"]) == (0, "filled")  # it reduces risk: it goes
     assert perp_size(ws) < 0
+
+
+def test_a_lost_answer_to_the_hedge_order_is_found_by_its_label_not_sent_twice(
+    tmp_path: Path,
+) -> None:
+    """The venue carries the order out but its answer never arrives: the step looks the
+    order up by label, adopts it and books its fill; the broker holds one order."""
+    ws = scripted_workspace(tmp_path, "flat", "hedge:\n  mode: usd\n")
+    assert ws.run("health-run", now=at(0)).returncode == 0
+    lost = {"deribit.place_order": {"lose_response": True, "times": 1}}
+    code, run = ws.json("monitor-run", now=at(1), faults=lost)
+    assert (code, run["hedge"]["status"]) == (0, "filled"), run
+    assert len(broker_hedges(ws)) == 1
+    ((label, side, amount, state, filled),) = hedge_orders(ws)
+    assert (side, state, filled) == ("sell", "filled", amount)
+    assert broker_hedges(ws) == [(label, "filled", amount)]
+    assert perp_size(ws) == -amount
+
+
+def test_a_hedge_service_that_fails_ends_the_step_not_the_run(tmp_path: Path) -> None:
+    """The perpetual's ticker down: the monitor's own decisions stand, the step reports
+    the error, and a HIGH alert names it; nothing is sent."""
+    ws = scripted_workspace(tmp_path, "flat", "hedge:\n  mode: usd\n")
+    assert ws.run("health-run", now=at(0)).returncode == 0
+    down = {"deribit.position": {"error": 503}}
+    code, run = ws.json("monitor-run", now=at(1), faults=down)
+    assert code == 0, run
+    assert run["hedge"]["status"] == "error"
+    assert "hedge step failed" in ws.query("SELECT message FROM alerts")[-1][0]
+    assert broker_hedges(ws) == [] and hedge_orders(ws) == []
