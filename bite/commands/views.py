@@ -104,7 +104,8 @@ def status_command(
 def _live_status(
     config: Path | None, data_dir: Path | None, clock: Clock, positions: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Ask the broker: equity, the collateral's delta, each position's cost to close and P&L."""
+    """Ask the broker: equity, the collateral's delta and the hedge's, each position's cost
+    to close and P&L."""
     import asyncio
     from decimal import Decimal
 
@@ -145,11 +146,17 @@ def _live_status(
                         "unrealized_pnl_eur": str((pnl * index / rate).quantize(Decimal("0.01"))),
                     }
                 )
+            hedge_delta = Decimal(0)
+            if cfg.hedge.mode != "none":  # an inverse short of N USD: -N / spot ETH of delta
+                held = await clients.deribit.perp_position(cfg.hedge.instrument)
+                hedge_delta = (held.size_usd / index).quantize(Decimal("0.000001"))
             return {
                 "index": str(index),
                 "equity_eth": str(summary.equity),
                 "equity_eur": str((summary.equity * index / rate).quantize(Decimal("0.01"))),
                 "collateral_delta_eth": str(summary.equity),
+                "hedge_delta_eth": str(hedge_delta),
+                "net_delta_eth": str(summary.equity + hedge_delta),
                 "initial_margin_eth": str(summary.initial_margin),
                 "positions": rows,
             }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
@@ -269,9 +270,15 @@ def print_status(data: dict[str, Any], console: Console | None = None) -> None:
         )
     if "live" in data:
         live = data["live"]
+        hedged = Decimal(live.get("hedge_delta_eth") or 0) != 0
         out.print(
             f"collateral: {live['equity_eth']} ETH at {live['index']} USD — its delta "
-            f"is {live['collateral_delta_eth']} ETH, unhedged"
+            f"is {live['collateral_delta_eth']} ETH"
+            + (
+                f", the hedge's {live['hedge_delta_eth']} ETH: {live['net_delta_eth']} ETH net"
+                if hedged
+                else ", unhedged"
+            )
         )
     print_rows("Recent alerts", data["alerts"], ["ts", "severity", "source", "message"], out)
     k = data.get("kelly")

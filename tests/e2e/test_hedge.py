@@ -53,6 +53,11 @@ def test_the_hedge_holds_the_accounts_usd_value_through_a_fifteen_percent_fall(
     hedge = status["hedge"]
     assert hedge["outside_band"] is False
     assert "short " in ws.run("status", now=at(166)).stdout  # the table's hedge line
+    live = ws.json("status", "--live", now=at(166))[1]["live"]
+    # the account's delta in ETH: the collateral's, less the short's (-N / spot)
+    assert Decimal(live["hedge_delta_eth"]) < 0
+    assert abs(Decimal(live["net_delta_eth"])) < Decimal(live["collateral_delta_eth"]) / 20
+    assert "ETH net" in ws.run("status", "--live", now=at(166)).stdout
     assert abs(Decimal(hedge["drift_usd"])) <= Decimal(hedge["band_usd"])
     equity = Decimal(ws.json("paper", "status", now=at(166))[1]["account"]["equity"])
     value_after = equity * Decimal("2550")
