@@ -109,15 +109,18 @@ class StateContext:
         self.close()
 
 
-def open_state(data_dir: Path, *, secrets: tuple[str, ...] = ()) -> StateContext:
+def open_state(
+    data_dir: Path, *, secrets: tuple[str, ...] = (), durable: bool = True
+) -> StateContext:
     """Open (creating and migrating when needed) the state of ``data_dir``.
 
     ``secrets`` are the run's secret values (``known_secret_values``): the audit log
-    refuses to write them.
+    refuses to write them. ``durable`` False (a backtest's throwaway state only) skips
+    the audit log's fsync.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     repo = Repository(open_database(data_dir / STATE_FILE))
-    audit = AuditLog(data_dir, repo, secrets)
+    audit = AuditLog(data_dir, repo, secrets, durable=durable)
     switch = KillSwitch(repo, audit)
 
     def chain_reset(result: BootResult, now: datetime) -> None:

@@ -90,7 +90,8 @@ async def boot(
     """
     env = environ
     loaded: LoadedConfig | ConfigError = try_load_config(config_path)
-    state = open_state(data_dir, secrets=known_secret_values(env))
+    # a backtest (the one run given a market) throws its state away: no fsync of its log
+    state = open_state(data_dir, secrets=known_secret_values(env), durable=market is None)
     try:
         now = clock.now()
         audit_result = audit_boot_check(

@@ -163,7 +163,10 @@ async def _exit_decisions(run: Run, *, full: bool) -> MonitorOutcome:
         due.insert(0, "asked")
     if not due:
         return MonitorOutcome("not_due", [], [], [], spot)
-    points = await d.dvol(now - timedelta(hours=2), now, "60")
+    # the last minute's point; the last two hours only when the venue skipped some
+    points = await d.dvol(now - timedelta(minutes=10), now, "60") or await d.dvol(
+        now - timedelta(hours=2), now, "60"
+    )
     dvol = points[-1][1] if points else None
     if dvol is None:
         raise McpDataAnomalyError("deribit", "dvol", "no DVOL point in the last two hours")

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from bite.config.schema import ChainModelConfig
@@ -41,6 +41,11 @@ class Listing:
     option_type: OptionType
     expiry: datetime
     settlement_period: str
+
+    @cached_property
+    def expiry_ms(self) -> float:
+        """The expiry in milliseconds since the epoch (a listing's windows compare it)."""
+        return self.expiry.timestamp() * 1000
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import struct
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,9 +78,8 @@ class MarketSource(Protocol):
 @lru_cache(maxsize=1 << 16)  # a chain is quoted many times within its hour
 def unit(seed: int, *keys: object) -> float:
     """A deterministic number in [0, 1) from the seed and keys (same in every process)."""
-    text = "|".join(str(k) for k in (seed, *keys)).encode()
-    value: int = struct.unpack(">Q", hashlib.blake2b(text, digest_size=8).digest())[0]
-    return value / 2**64
+    text = "|".join(map(str, (seed, *keys))).encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2**64
 
 
 def normal(seed: int, *keys: object) -> float:

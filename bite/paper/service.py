@@ -234,7 +234,7 @@ class PaperService:
                 "instrument_type": "reversed",
             }
             for x in chain.listings.values()
-            if first <= x.expiry.timestamp() * 1000 <= last
+            if first <= x.expiry_ms <= last
         ]
 
     def _deribit_book_summary(self, args: dict[str, Any], now: datetime) -> Any:
@@ -245,8 +245,7 @@ class PaperService:
         return [
             summary_json(q, index, stamp)
             for name, listing in chain.listings.items()
-            if first <= listing.expiry.timestamp() * 1000 <= last
-            and (q := chain.quote(name)) is not None
+            if first <= listing.expiry_ms <= last and (q := chain.quote(name)) is not None
         ]
 
     def _deribit_ticker(self, args: dict[str, Any], now: datetime) -> Any:

@@ -160,9 +160,15 @@ class AuditLog:
     """Appends to, reads and verifies the chain in one data directory."""
 
     def __init__(
-        self, data_dir: Path, anchors: AnchorStore | None, secrets: tuple[str, ...] = ()
+        self,
+        data_dir: Path,
+        anchors: AnchorStore | None,
+        secrets: tuple[str, ...] = (),
+        *,
+        durable: bool = True,
     ) -> None:
         self.data_dir = data_dir
+        self.durable = durable  # False only for a backtest's throwaway log: no fsync
         self.secrets = tuple(s for s in secrets if s)
         self.path = data_dir / LOG_NAME
         self.lock_path = data_dir / LOCK_NAME
@@ -229,7 +235,8 @@ class AuditLog:
             written = os.write(fd, line)
             if written != len(line):
                 raise OSError(f"short write to {self.path}")
-            os.fsync(fd)
+            if self.durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         if self.anchors is not None:
