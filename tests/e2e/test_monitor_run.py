@@ -164,3 +164,20 @@ def test_a_combo_the_venue_will_not_open_leaves_the_exit_to_the_next_run(tmp_pat
     out = monitor(ws, 76)
     assert out["status"] == "closed"
     assert ws.query("SELECT status FROM positions") == [("closed",)]
+
+
+def test_dvol_is_the_last_minutes_point_and_two_hours_back_only_when_minutes_are_missing(
+    tmp_path: Path,
+) -> None:
+    """The venue answers the last ten minutes with no point: the monitor looks two hours
+    back (and decides); with no point there either, the run fails naming the gap."""
+    ws = scripted_workspace(tmp_path, "flat")
+    enter(ws)
+    gap_once: dict[str, Any] = {"deribit.dvol": {"override": {"data": []}, "times": 1}}
+    code, out = ws.json("monitor-run", now=at(4), faults=gap_once)
+    assert (code, out["status"]) == (0, "held"), out
+    assert [p["action"] for p in out["positions"]] == ["HOLD"]
+    gap_always: dict[str, Any] = {"deribit.dvol": {"override": {"data": []}}}
+    code, out = ws.json("monitor-run", now=at(16), faults=gap_always)
+    assert code != 0
+    assert "no DVOL point in the last two hours" in json.dumps(out)
