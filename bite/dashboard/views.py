@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -40,9 +40,9 @@ class Settings:
     data_dir: Path
     config_path: Path
     crontab: Path
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # a secret: never in a repr
     now: datetime | None = None  # a fixed instant (paper and tests); else the wall clock
-    secrets: tuple[str, ...] = ()  # known secret values, kept out of the audit log
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # kept out of the audit log
 
 
 def _age_minutes(at: str | None, now: datetime) -> float | None:

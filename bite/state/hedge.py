@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -107,33 +108,34 @@ class HedgeStore(Store):
             sql += f" WHERE state IN ({', '.join('?' for _ in states)})"
             args = tuple(states)
         rows = self.conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, count)).fetchall()
-        return [
-            HedgeOrderRow(
-                id=int(r["id"]),
-                label=r["label"],
-                instrument_name=r["instrument_name"],
-                side=r["side"],
-                amount=int(r["amount"]),
-                price=Decimal(r["price"]),
-                target_usd=Decimal(r["target_usd"]),
-                reason=r["reason"],
-                broker_order_id=r["broker_order_id"],
-                state=r["state"],
-                filled_amount=int(r["filled_amount"]),
-                average_price=dec(r["average_price"]),
-                fee_eth=Decimal(r["fee_eth"]),
-                created_at=r["created_at"],
-                updated_at=r["updated_at"],
-            )
-            for r in rows
-        ]
+        return [_hedge_order(r) for r in rows]
 
     def hedge_order_by_label(self, label: str) -> HedgeOrderRow | None:
         """The hedge order of ``label``, if any."""
-        found = [o for o in self.hedge_orders() if o.label == label]
-        return found[0] if found else None
+        row = self.conn.execute("SELECT * FROM hedge_orders WHERE label = ?", (label,)).fetchone()
+        return None if row is None else _hedge_order(row)
 
     def hedge_fees_eth(self) -> Decimal:
         """Every hedge order's fees so far (ETH)."""
-        row = self.conn.execute("SELECT fee_eth FROM hedge_orders").fetchall()
-        return sum((Decimal(r["fee_eth"]) for r in row), Decimal(0))
+        rows = self.conn.execute("SELECT fee_eth FROM hedge_orders").fetchall()
+        return sum((Decimal(r["fee_eth"]) for r in rows), Decimal(0))
+
+
+def _hedge_order(r: sqlite3.Row) -> HedgeOrderRow:
+    return HedgeOrderRow(
+        id=int(r["id"]),
+        label=r["label"],
+        instrument_name=r["instrument_name"],
+        side=r["side"],
+        amount=int(r["amount"]),
+        price=Decimal(r["price"]),
+        target_usd=Decimal(r["target_usd"]),
+        reason=r["reason"],
+        broker_order_id=r["broker_order_id"],
+        state=r["state"],
+        filled_amount=int(r["filled_amount"]),
+        average_price=dec(r["average_price"]),
+        fee_eth=Decimal(r["fee_eth"]),
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+    )

@@ -286,3 +286,12 @@ def test_a_password_keeps_every_page_behind_the_sign_in(
     assert not app.exception
     assert entry["proposal"]["short"]["instrument_name"] in text(app)
     assert secret not in text(app)
+
+
+def test_the_settings_never_show_the_password_or_the_secrets() -> None:
+    from bite.dashboard.views import Settings
+
+    shown = repr(
+        Settings(Path("d"), Path("c"), Path("t"), "pw-SECRET-1", secrets=("tok-SECRET-2",))
+    )
+    assert "SECRET" not in shown and "d" in shown
