@@ -170,18 +170,23 @@ def listing_grids(
     return out
 
 
-@lru_cache(maxsize=4096)
 def expiry_listings(
     expiry: datetime, kind: str, grid: frozenset[int]
 ) -> tuple[tuple[str, Listing], ...]:
-    """(name, instrument) of an expiry's strikes, puts and calls, strikes ascending (kept:
-    an expiry's strikes seldom change from one hour to the next)."""
-    return tuple(
-        (x.name, x)
-        for strike in sorted(grid)
-        for option_type in OPTION_TYPES
-        for x in (_listing(expiry, kind, strike, option_type),)
-    )
+    """(name, instrument) of an expiry's strikes, puts and calls, strikes ascending; each
+    strike's pair is made once per expiry (an expiry's strikes grow a few at a time)."""
+    pairs = _strike_pairs(expiry, kind)
+    for strike in grid - pairs.keys():
+        pairs[strike] = tuple(
+            (x.name, x) for x in (_listing(expiry, kind, strike, t) for t in OPTION_TYPES)
+        )
+    return tuple(pair for strike in sorted(grid) for pair in pairs[strike])
+
+
+@lru_cache(maxsize=64)
+def _strike_pairs(expiry: datetime, kind: str) -> dict[int, tuple[tuple[str, Listing], ...]]:
+    """The instruments made so far for an expiry, by strike (kept for the live expiries)."""
+    return {}
 
 
 def listings(
