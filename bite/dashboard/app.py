@@ -315,35 +315,38 @@ def _history_page(settings: Settings, now: datetime) -> None:
     if not data["trades"]:
         st.write("No closed trade yet.")
     else:
-        cumulative = go.Figure(
-            go.Scatter(
-                x=[t["closed_at"] for t in data["trades"]],
-                y=[t["cumulative_eur"] for t in data["trades"]],
-                mode="lines+markers",
-            )
+        _line(
+            [t["closed_at"] for t in data["trades"]],
+            [t["cumulative_eur"] for t in data["trades"]],
+            "Strategy P&L, cumulative (EUR)",
+            300,
+            "cumulative",
         )
-        cumulative.update_layout(title="Strategy P&L, cumulative (EUR)", height=300)
-        st.plotly_chart(cumulative, key="cumulative")
         st.dataframe(data["trades"], hide_index=True)
         if data["r"]:
             hist = go.Figure(go.Histogram(x=data["r"], nbinsx=20))
             hist.update_layout(title="R per trade", xaxis_title="R", height=280)
             st.plotly_chart(hist, key="r")
     if data["kelly"]:
-        kelly = go.Figure(
-            go.Scatter(
-                x=[k["time"] for k in data["kelly"]],
-                y=[k["risk_fraction"] for k in data["kelly"]],
-                mode="lines+markers",
-            )
+        _line(
+            [k["time"] for k in data["kelly"]],
+            [k["risk_fraction"] for k in data["kelly"]],
+            "Kelly: the fraction of equity risked",
+            260,
+            "kelly",
         )
-        kelly.update_layout(title="Kelly: the fraction of equity risked", height=260)
-        st.plotly_chart(kelly, key="kelly")
     st.subheader("Skipped entries by reason")
     if data["skipped"]:
         st.dataframe([{"reason": r, "runs": n} for r, n in data["skipped"]], hide_index=True)
     else:
         st.write("No entry-run skipped.")
+
+
+def _line(x: list[Any], y: list[Any], title: str, height: int, key: str) -> None:
+    """A line of points over time, titled."""
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines+markers"))
+    fig.update_layout(title=title, height=height)
+    st.plotly_chart(fig, key=key)
 
 
 # -- Safety -------------------------------------------------------------------------------

@@ -255,18 +255,24 @@ TRADING_TIME = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)
 CREDENTIALS = {"CERBERO_BITE_DERIBIT_CLIENT_ID": "id", "CERBERO_BITE_DERIBIT_CLIENT_SECRET": "s"}
 
 
+def trading_venue(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[str, FakeDeribit]:
+    """The paper services' config on the scripted market, the credentials set, and the
+    JSON-RPC venue at the trading time."""
+    (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    server_cfg = (
+        f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
+    )
+    return server_cfg, FakeDeribit(TRADING_TIME)
+
+
 def test_a_live_trade_through_the_connector_is_booked_from_the_leg_fills(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the venue opens the combo book the other way round and files the leg fills under
     # the combo id only: the entry, its monitoring and its close must still be booked
-    (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
-    server_cfg = (
-        f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
-    )
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    venue = FakeDeribit(TRADING_TIME)
+    server_cfg, venue = trading_venue(tmp_path, monkeypatch)
     data_dir = tmp_path / "data"
     state = data_dir / "state.sqlite"
 
@@ -393,13 +399,7 @@ def test_the_hedge_trades_the_perpetual_through_the_connector(
 ) -> None:
     """private/sell on ETH-PERPETUAL with a hedge label, its fill read back by order,
     and private/get_position the next hour: the short is where the target wants it."""
-    (tmp_path / "script.yaml").write_text(SCRIPT, encoding="utf-8")
-    server_cfg = (
-        f"paper:\n  market:\n    kind: scripted\n    script_file: {tmp_path / 'script.yaml'}\n"
-    )
-    for name, value in CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    venue = FakeDeribit(TRADING_TIME)
+    server_cfg, venue = trading_venue(tmp_path, monkeypatch)
     data_dir = tmp_path / "data"
     with paper_server(tmp_path, server_cfg) as port, deribit_server(venue) as url:
         path = config(tmp_path, url, url, port)
