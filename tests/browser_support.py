@@ -98,6 +98,16 @@ class Page:
         path.write_bytes(base64.b64decode(data))
 
 
+def stop(process: subprocess.Popen[Any], grace_s: float) -> None:
+    """Ask a process to end; kill it when it has not within ``grace_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextlib.contextmanager
 def browser_page(url: str) -> Iterator[Page]:
     """Chromium on ``url`` (a fresh profile, removed afterwards)."""
@@ -130,12 +140,7 @@ def browser_page(url: str) -> Iterator[Page]:
             page.send("Page.navigate", url=url)
             yield page
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 10)
         shutil.rmtree(profile, ignore_errors=True)
 
 
@@ -190,11 +195,6 @@ def dashboard_server(
             time.sleep(0.2)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, 20)
         if server.stdout is not None:
             server.stdout.close()

@@ -152,11 +152,7 @@ def _now_page(settings: Settings, now: datetime) -> None:
             f" funding received {hedge['funding_received_eth']} ETH, fees {hedge['fees_eth']}"
             f" ETH; {hedge['status']} at {hedge['at']}"
         )
-    st.subheader("Open positions")
-    if data["positions"]:
-        st.table(data["positions"])
-    else:
-        st.write("No open position.")
+    _table("Open positions", data["positions"], "No open position.")
     st.subheader("Configuration")
     approved = config["approved_hash"]
     st.write(f"Approved config: `{approved[:16] if approved else 'none yet'}`")
@@ -169,17 +165,18 @@ def _now_page(settings: Settings, now: datetime) -> None:
         )
     else:
         st.write(f"{config['file']} is the approved config.")
-    st.subheader("Last runs")
-    if data["runs"]:
-        st.table(data["runs"])
-    else:
-        st.write("No job has run yet.")
-    st.subheader("Next scheduled runs")
-    if data["schedule"]:
-        st.table(data["schedule"])
-    else:
-        st.write(f"Unknown: no crontab at {data['crontab']}.")
+    _table("Last runs", data["runs"], "No job has run yet.")
+    _table("Next scheduled runs", data["schedule"], f"Unknown: no crontab at {data['crontab']}.")
     _arm_form(settings, now)
+
+
+def _table(title: str, rows: list[dict[str, Any]], empty: str) -> None:
+    """A titled table, or what to say when it has no row."""
+    st.subheader(title)
+    if rows:
+        st.table(rows)
+    else:
+        st.write(empty)
 
 
 def _arm_form(settings: Settings, now: datetime) -> None:

@@ -261,22 +261,8 @@ class FakeDeribit:
     def _fill(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:
         combo_id, amount = params["instrument_name"], float(params["amount"])
         price = float(params["price"])
-        order_id = f"ETH-{len(self.orders) + 1}"
-        stamp = int(time.time() * 1000)  # when the order really happened
-        order = {
-            "order_id": order_id,
-            "instrument_name": combo_id,
-            "label": params.get("label", ""),
-            "direction": direction,
-            "amount": amount,
-            "filled_amount": amount,
-            "price": price,
-            "average_price": price,
-            "order_state": "filled",
-            "creation_timestamp": stamp,
-            "last_update_timestamp": stamp,
-        }
-        self.orders[order_id] = order
+        order = self._filled_order(direction, params)
+        order_id, stamp = order["order_id"], order["creation_timestamp"]
         sign = 1 if direction == "buy" else -1
         legs = self.combos[combo_id]
         # leg prices whose ratio-weighted sum is the combo price: the first leg at its
@@ -307,14 +293,14 @@ class FakeDeribit:
         self.trades.extend(trades)
         return {"order": order, "trades": []}
 
-    def _fill_perp(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A perpetual order fills whole at its limit, its trade filed under it."""
+    def _filled_order(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A new order of ``private/buy`` or ``private/sell``, filled whole at its limit."""
         amount, price = float(params["amount"]), float(params["price"])
         order_id = f"ETH-{len(self.orders) + 1}"
-        stamp = int(time.time() * 1000)
-        order = {
+        stamp = int(time.time() * 1000)  # when the order really happened
+        self.orders[order_id] = {
             "order_id": order_id,
-            "instrument_name": PERPETUAL,
+            "instrument_name": params["instrument_name"],
             "label": params.get("label", ""),
             "direction": direction,
             "amount": amount,
@@ -325,7 +311,13 @@ class FakeDeribit:
             "creation_timestamp": stamp,
             "last_update_timestamp": stamp,
         }
-        self.orders[order_id] = order
+        return self.orders[order_id]
+
+    def _fill_perp(self, direction: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A perpetual order fills whole at its limit, its trade filed under it."""
+        amount, price = float(params["amount"]), float(params["price"])
+        order = self._filled_order(direction, params)
+        order_id, stamp = order["order_id"], order["creation_timestamp"]
         self.perp_size += amount if direction == "buy" else -amount
         trade = {
             "trade_id": f"{order_id}-T0",
