@@ -128,7 +128,7 @@ def run_one(run: Run) -> tuple[int, str, str, dict[str, Any]]:
     """The run's summary (in a worker process)."""
     shipped = default_inputs(run.start, run.end)
     # a study ranks rules by E[R], which the hedge does not change (the same entries and
-    # exits; R is per trade): its runs go unhedged, three times faster
+    # exits; R is per trade): its runs go unhedged, about twice as fast
     inputs = replace(shipped, fills="touch", halts=False, hedge="none")
     result = asyncio.run(run_backtest(inputs, StrategyConfig.model_validate(run.config)))
     summary = result.summary()

@@ -141,3 +141,20 @@ def test_a_hedge_service_that_fails_ends_the_step_not_the_run(tmp_path: Path) ->
     assert run["hedge"]["status"] == "error"
     assert "hedge step failed" in ws.query("SELECT message FROM alerts")[-1][0]
     assert broker_hedges(ws) == [] and hedge_orders(ws) == []
+
+
+def test_a_short_that_pays_too_much_funding_is_cut_with_an_alert(tmp_path: Path) -> None:
+    """An 8-hour rate of -0.1 % costs a short about 110 % a year, above the 25 % allowed:
+    the target is cut to half, the order says so, and a MEDIUM alert names the cost."""
+    ws = scripted_workspace(tmp_path, "flat", "hedge:\n  mode: usd\n")
+    assert ws.run("health-run", now=at(0)).returncode == 0
+    full = ws.json("monitor-run", "--dry-run", now=at(1))[1]["hedge"]
+    costly = {"deribit.ticker": {"override": {"funding_8h": -0.001}}}
+    code, run = ws.json("monitor-run", now=at(1), faults=costly)
+    hedge = run["hedge"]
+    assert (code, hedge["status"], hedge["reasons"]) == (0, "filled", ["funding_reduced"])
+    assert Decimal(hedge["funding_pct_per_year"]) == Decimal("109.50")
+    assert Decimal(hedge["target_usd"]) == (Decimal(full["target_usd"]) / 2).quantize(1)
+    assert -perp_size(ws) == Decimal(hedge["target_usd"])
+    severity, message = ws.query("SELECT severity, message FROM alerts")[-1]
+    assert severity == "MEDIUM" and "109.5 % a year in funding" in message

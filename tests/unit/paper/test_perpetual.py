@@ -82,3 +82,37 @@ def test_the_venue_refuses_other_instruments_and_off_tick_prices(tmp_path: Path)
     off, message = with_clients(cfg, tmp_path, body)
     assert (off.order.state, off.order.reject_reason) == ("rejected", "price_wrong_tick")
     assert "only ETH-PERPETUAL" in message
+
+
+def test_without_market_funding_the_position_pays_none(tmp_path: Path) -> None:
+    base = flat_config(tmp_path)
+    cfg = base.model_copy(
+        update={"paper": base.paper.model_copy(update={"perpetual_funding": "none"})}
+    )
+
+    async def body(c: Clients, clock: VirtualClock) -> PerpPosition:
+        quote = await c.deribit.perp_ticker(PERP)
+        await c.deribit.place_order(PERP, "sell", 10000, quote.bid, "bite-h202601051400")
+        later(clock, hours=5)
+        return await c.deribit.perp_position(PERP)
+
+    assert with_clients(cfg, tmp_path, body).realized_funding_eth == 0
+
+
+def test_a_position_the_equity_cannot_margin_is_refused(tmp_path: Path) -> None:
+    """10 ETH of equity cannot margin a 100 million USD short (Deribit's rule: about 2.1 %
+    of 33,000 ETH and more), while buying back what is held always goes."""
+    cfg = flat_config(tmp_path)
+
+    async def body(c: Clients, clock: VirtualClock) -> tuple[OrderResult, OrderResult]:
+        quote = await c.deribit.perp_ticker(PERP)
+        huge = await c.deribit.place_order(
+            PERP, "sell", 100_000_000, quote.bid, "bite-h202601051400"
+        )
+        await c.deribit.place_order(PERP, "sell", 10000, quote.bid, "bite-h202601051401")
+        back = await c.deribit.place_order(PERP, "buy", 10000, quote.ask, "bite-h202601051402")
+        return huge, back
+
+    huge, back = with_clients(cfg, tmp_path, body)
+    assert (huge.order.state, huge.order.reject_reason) == ("rejected", "not_enough_funds")
+    assert back.order.state == "filled"
