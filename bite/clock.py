@@ -102,4 +102,5 @@ def clock_from_env(environ: dict[str, str], environment: str) -> Clock:
 
 def iso_z(instant: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: the audit log's and the database's time format."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is twice as fast as strftime and writes the same text (years 1000-9999)
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"

@@ -33,7 +33,7 @@ from bite.paper.crash import check_crash_point, crash_point
 from bite.paper.faults import FAULTS_ENV, parse_faults
 from bite.safety.audit_log import AuditLog, BootResult
 from bite.safety.kill_switch import KillSwitch, KillSwitchState, Kind
-from bite.state.db import open_database, open_readonly
+from bite.state.db import make_throwaway, open_database, open_readonly
 from bite.state.repository import Repository
 
 if TYPE_CHECKING:  # loaded by the runs that use them (a cron job pays its start every time)
@@ -116,10 +116,13 @@ def open_state(
 
     ``secrets`` are the run's secret values (``known_secret_values``): the audit log
     refuses to write them. ``durable`` False (a backtest's throwaway state only) skips
-    the audit log's fsync.
+    the audit log's fsync and SQLite's sync, journal and shared lock.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    repo = Repository(open_database(data_dir / STATE_FILE))
+    conn = open_database(data_dir / STATE_FILE)
+    if not durable:
+        make_throwaway(conn)
+    repo = Repository(conn)
     audit = AuditLog(data_dir, repo, secrets, durable=durable)
     switch = KillSwitch(repo, audit)
 
@@ -260,6 +263,7 @@ def open_clients(
     market: MarketSource | None = None,
     notify: bool = True,
     in_process: bool = False,
+    durable: bool = True,
 ) -> Clients:
     """Build the clients for one run (close them with ``await clients.aclose()``).
 
@@ -267,7 +271,8 @@ def open_clients(
     network transport at all (loading the system's certificates is a tenth of a
     paper job's start); Telegram, then the one real destination, gets its own
     client when it is configured. ``in_process`` (a backtest) asks the paper exchange
-    without HTTP: the clients' checks and error mapping stay, the JSON round trips go.
+    without HTTP: the clients' checks and error mapping stay, the JSON round trips go;
+    ``durable`` False (a backtest's) makes the paper account a throwaway database.
     """
     env = environ
     check_paper_only_env(cfg.execution.environment, env)
@@ -283,7 +288,7 @@ def open_clients(
 
         market = market or build_market(cfg, config_dir or Path.cwd())
         faults = parse_faults(env.get(FAULTS_ENV), cfg.paper.faults)
-        paper = PaperService(cfg, data_dir, market, faults)
+        paper = PaperService(cfg, data_dir, market, faults, durable=durable)
         answering = PaperTransport(paper, clock)
         mounts[PAPER_BASE] = answering
         if in_process:

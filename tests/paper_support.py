@@ -43,13 +43,17 @@ def with_clients(
     start: datetime = T0,
     *,
     in_process: bool = False,
+    durable: bool = True,
 ) -> R:
     """Run ``body`` with real clients on the in-process paper exchange, then close them
-    (``in_process``: asked without HTTP, as a backtest asks it)."""
+    (``in_process``: asked without HTTP, as a backtest asks it; ``durable`` False: on a
+    backtest's throwaway account)."""
     clock = VirtualClock(start)
 
     async def main() -> R:
-        clients = open_clients(cfg, clock, data_dir, environ=environ or {}, in_process=in_process)
+        clients = open_clients(
+            cfg, clock, data_dir, environ=environ or {}, in_process=in_process, durable=durable
+        )
         try:
             return await body(clients, clock)
         finally:

@@ -22,6 +22,8 @@ class Fields:
 
     def decimal(self, value: Any, tool: str, name: str) -> Decimal:
         """A Decimal from a JSON number or string."""
+        if type(value) is float and value - value == 0:  # the common case: finite float
+            return Decimal(repr(value))
         if isinstance(value, bool) or value is None:
             raise self.error(tool, f"{name} missing or not a number")
         try:

@@ -109,6 +109,7 @@ async def boot(
             market=market,
             notify=notify,
             in_process=in_process,
+            durable=market is None,
         )
     except BaseException:
         state.close()

@@ -100,6 +100,8 @@ class PaperExchange(PerpetualBook):
         cfg: PaperConfig,
         fees: FeesConfig,
         combo_tick: Decimal,
+        *,
+        durable: bool = True,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -110,10 +112,17 @@ class PaperExchange(PerpetualBook):
         self._deliveries: dict[datetime, Decimal] = {}
         self.conn = sqlite3.connect(path, isolation_level=None, timeout=10, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute(
-            "PRAGMA synchronous = NORMAL"
-        )  # WAL stays consistent; fsync at checkpoints
+        self._memo_rows = not durable
+        self._memo = (-1, {})
+        if durable:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute(
+                "PRAGMA synchronous = NORMAL"
+            )  # WAL stays consistent; fsync at checkpoints
+        else:  # a backtest's account: nobody else opens it, nobody keeps it
+            self.conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            self.conn.execute("PRAGMA journal_mode = MEMORY")
+            self.conn.execute("PRAGMA synchronous = OFF")
         for statement in SCHEMA.strip().split(";"):
             if statement.strip():
                 self.conn.execute(statement)
@@ -123,9 +132,11 @@ class PaperExchange(PerpetualBook):
             )
         self.init_perpetual()
         self._chains: dict[datetime, Chain] = {}
+        self._touched: tuple[datetime, int] | None = None
         self._listing_states: dict[datetime, MarketState] = {}
         self._listing_hour: tuple[datetime, dict[str, Listing]] | None = None
         self._listing_first_expiry: datetime | None = None
+        self._listing_grids: list[tuple[datetime, str, frozenset[int]]] = []
         self._known: dict[datetime, set[int]] | None = None
         self._held_at: datetime | None = None
         self._held: dict[str, PaperQuote | None] = {}
@@ -191,11 +202,16 @@ class PaperExchange(PerpetualBook):
         known = {e: s for e, s in self._known.items() if e > hour}
         self._known = known
         grids = listing_grids(self.market.state(hour), self._listed, known)
-        found: dict[str, Listing] = {}
         fresh: list[tuple[int, int]] = []
-        for expiry, kind, grid in grids:
-            found.update(expiry_listings(expiry, kind, grid))
+        for expiry, _, grid in grids:
             fresh += [(_ms(expiry), strike) for strike in sorted(grid - known.get(expiry, set()))]
+        if self._listing_hour is not None and self._listing_grids == grids:
+            found = self._listing_hour[1]  # the same strikes as the last hour asked: kept
+        else:
+            found = {}
+            for expiry, kind, grid in grids:
+                found.update(expiry_listings(expiry, kind, grid))
+            self._listing_grids = grids
         if fresh:
             with self._transaction():
                 self.conn.executemany("INSERT OR IGNORE INTO listed_strikes VALUES (?, ?)", fresh)
@@ -208,8 +224,7 @@ class PaperExchange(PerpetualBook):
     # -- account --------------------------------------------------------------------------
 
     def _account(self) -> sqlite3.Row:
-        row: sqlite3.Row = self.conn.execute("SELECT * FROM account WHERE id = 1").fetchone()
-        return row
+        return self._rows("SELECT * FROM account WHERE id = 1")[0]
 
     def reset(self) -> int:
         """Start over: starting equity, no order, no position; the generation moves on."""
@@ -234,7 +249,7 @@ class PaperExchange(PerpetualBook):
 
     def positions(self) -> list[dict[str, Any]]:
         """Open positions, Deribit-shaped."""
-        rows = self.conn.execute("SELECT * FROM positions ORDER BY instrument_name").fetchall()
+        rows = self._rows("SELECT * FROM positions ORDER BY instrument_name")
         out = []
         for row in rows:
             size = Decimal(row["size"])
@@ -312,12 +327,12 @@ class PaperExchange(PerpetualBook):
         cash = Decimal(self._account()["cash_eth"])
         value = Decimal(0)
         margin = Decimal(0)
-        for row in self.conn.execute("SELECT * FROM positions").fetchall():
+        for row in self._rows("SELECT * FROM positions"):
             size = Decimal(row["size"])
             value += size * self._mark(row["instrument_name"], now)
             margin += self._position_margin(row["instrument_name"], size, now)
         open_margin = Decimal(0)
-        for row in self.conn.execute("SELECT * FROM orders WHERE state = 'open'").fetchall():
+        for row in self._rows("SELECT * FROM orders WHERE state = 'open'"):
             if _is_perp(row):
                 continue  # a resting hedge order: its margin is counted when it fills
             open_margin += self.order_margin(
@@ -595,15 +610,30 @@ class PaperExchange(PerpetualBook):
 
     def touch(self, now: datetime) -> None:
         """Settle what expired, pay the perpetual's funding and re-check every resting order
-        against the market."""
+        against the market.
+
+        Once per state and instant: the market is a function of time, so a second touch at
+        the same instant with no row changed since the first would find what it left."""
+        if self._touched == (now, self.conn.total_changes):
+            return
         self.settle(now)
         self.accrue_funding(now)
-        for row in self.conn.execute("SELECT order_id FROM orders WHERE state = 'open'").fetchall():
+        for row in self._rows("SELECT order_id FROM orders WHERE state = 'open'"):
             self._try_fill(row["order_id"], now)
+        self._touched = (now, self.conn.total_changes)
+
+    def _traded_at(self, order_id: str, now: datetime) -> bool:
+        """Whether the order traded at this instant: it took the touch's amount then, and
+        waits for the next instant (asking again does not offer the touch twice)."""
+        found = self.conn.execute(
+            "SELECT 1 FROM trades WHERE order_id = ? AND timestamp_ms = ? LIMIT 1",
+            (order_id, _ms(now)),
+        ).fetchone()
+        return found is not None
 
     def _try_fill(self, order_id: str, now: datetime) -> list[dict[str, Any]]:
         row = self._get(order_id)
-        if row["state"] != "open":
+        if row["state"] != "open" or self._traded_at(order_id, now):
             return []
         if _is_perp(row):
             return self._try_fill_perp(row, now)
@@ -711,7 +741,7 @@ class PaperExchange(PerpetualBook):
 
     def settle(self, now: datetime) -> None:
         """Settle expired positions at the index: intrinsic USD / settlement price, in ETH."""
-        for row in self.conn.execute("SELECT * FROM positions").fetchall():
+        for row in self._rows("SELECT * FROM positions"):
             listing = listing_from_name(row["instrument_name"])
             if listing is None or listing.expiry > now:
                 continue

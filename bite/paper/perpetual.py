@@ -53,6 +53,25 @@ class PerpetualBook:
     market: MarketSource
     cfg: PaperConfig
 
+    # a throwaway account (a backtest's) keeps the rows of its fixed queries until a row
+    # changes: it holds an exclusive lock, so no other connection writes behind it
+    _memo_rows: bool
+    _memo: tuple[int, dict[str, list[sqlite3.Row]]]  # (total_changes when read, rows by query)
+
+    def _rows(self, sql: str) -> list[sqlite3.Row]:
+        """The rows of a query without parameters (never to be changed by the caller)."""
+        conn = self.conn
+        if not self._memo_rows or conn.in_transaction:
+            return conn.execute(sql).fetchall()
+        changes, kept = self._memo
+        if changes != conn.total_changes:
+            kept = {}
+            self._memo = (conn.total_changes, kept)
+        rows = kept.get(sql)
+        if rows is None:
+            rows = kept[sql] = conn.execute(sql).fetchall()
+        return rows
+
     def _transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError  # the venue's
 
@@ -67,8 +86,7 @@ class PerpetualBook:
         )
 
     def _perp_row(self) -> sqlite3.Row:
-        row: sqlite3.Row = self.conn.execute("SELECT * FROM perpetual WHERE id = 1").fetchone()
-        return row
+        return self._rows("SELECT * FROM perpetual WHERE id = 1")[0]
 
     _perp_quoted: tuple[datetime, dict[str, Decimal]] | None = None
 

@@ -45,6 +45,7 @@ class PaperService:
     data_dir: Path
     market: MarketSource
     faults: dict[str, dict[str, Any]] = field(default_factory=dict)
+    durable: bool = True  # False: a backtest's throwaway account
     _used: dict[str, int] = field(default_factory=dict)
     _exchange: PaperExchange | None = None
 
@@ -58,6 +59,7 @@ class PaperService:
                 self.cfg.paper,
                 self.cfg.fees,
                 self.cfg.execution.combo_tick,
+                durable=self.durable,
             )
         return self._exchange
 

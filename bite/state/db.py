@@ -200,6 +200,15 @@ def _statements(sql: str) -> Iterator[str]:
         raise RuntimeError("a migration ends in the middle of a statement")
 
 
+def make_throwaway(conn: sqlite3.Connection) -> None:
+    """A backtest's database, which no other connection opens and nobody keeps: one
+    exclusive lock held throughout, the journal in memory, no sync (about half the cost
+    of each read and write). Never for state that must survive its process."""
+    conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+    conn.execute("PRAGMA journal_mode = MEMORY")
+    conn.execute("PRAGMA synchronous = OFF")
+
+
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any exception."""

@@ -29,14 +29,13 @@ class SettingsStore(Store):
         return None if row is None else json.loads(row["value"])
 
     def set_state(self, key: str, value: Any, now: datetime) -> None:
-        """Store a system_state value."""
-        with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO system_state (key, value, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                "updated_at = excluded.updated_at",
-                (key, to_json(value), iso_z(now)),
-            )
+        """Store a system_state value (one statement: atomic on its own)."""
+        self.conn.execute(
+            "INSERT INTO system_state (key, value, updated_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+            "updated_at = excluded.updated_at",
+            (key, to_json(value), iso_z(now)),
+        )
 
     def get_anchor(self) -> tuple[int, str] | None:
         """The audit anchor: the seq and hash of the last line the database has seen."""

@@ -14,6 +14,8 @@ from bite.core.fees import leg_fee
 from bite.core.strike_selector import select_strikes
 from bite.core.ticks import round_down, round_up
 from bite.core.types import OptionQuote
+from bite.paper.exchange import PaperExchange
+from bite.paper.series import build_market
 
 from tests.paper_support import flat_config, later, with_clients
 
@@ -83,27 +85,40 @@ def test_the_legs_split_the_combo_price_and_one_leg_pays_the_fee(tmp_path: Path)
     assert fees[1] == leg_fee(by_leg[short.name].price, cfg.fees)
 
 
-def test_a_fill_never_exceeds_the_top_of_book_amount(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "throwaway"])
+def test_a_fill_never_exceeds_the_top_of_book_amount(tmp_path: Path, durable: bool) -> None:
+    """Nor does asking again in the same instant offer the touch twice; the next instant
+    offers it again."""
     cfg = flat_config(tmp_path, {"sizing": {"max_contracts": 1000}})
 
-    async def body(c: Clients, clock: VirtualClock) -> tuple[OrderResult, float]:
+    async def body(c: Clients, clock: VirtualClock) -> tuple[OrderResult, float, list[int]]:
         short, long = await pair(c, clock)
         touch, _ = touch_mid(short, long)
         top = min(short.bid_amount or 0, long.ask_amount or 0)
         result = await c.deribit.place_combo_order(
             legs(short, long), "sell", int(top) + 50, touch, "bite-d"
         )
-        return result, top
+        filled = []
+        for _ in range(3):  # each of these touches the venue at the same instant
+            await c.deribit.account_summary()
+            filled.append((await c.deribit.orders_by_label("bite-d"))[0].filled_amount)
+        later(clock, minutes=1)
+        filled.append((await c.deribit.orders_by_label("bite-d"))[0].filled_amount)
+        return result, top, filled
 
     cfg_big = cfg.model_copy(
         update={"paper": cfg.paper.model_copy(update={"starting_equity_eth": Decimal(100000)})}
     )
-    result, top = with_clients(cfg_big, tmp_path, body)
+    result, top, filled = with_clients(cfg_big, tmp_path, body, durable=durable)
     assert result.order.filled_amount == int(top)
     assert result.order.state == "open"
+    assert filled == [int(top)] * 3 + [min(2 * int(top), int(top) + 50)]
 
 
-def test_edit_moves_a_resting_order_and_cancel_after_fill_returns_it_filled(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "throwaway"])
+def test_edit_moves_a_resting_order_and_cancel_after_fill_returns_it_filled(
+    tmp_path: Path, durable: bool
+) -> None:
     cfg = flat_config(tmp_path)
 
     async def body(c: Clients, clock: VirtualClock) -> list[str]:
@@ -125,7 +140,7 @@ def test_edit_moves_a_resting_order_and_cancel_after_fill_returns_it_filled(tmp_
         states.append(str(len(trades)))
         return states
 
-    assert with_clients(cfg, tmp_path, body) == [
+    assert with_clients(cfg, tmp_path, body, durable=durable) == [
         "open",
         "filled",
         "filled",
@@ -150,7 +165,8 @@ def test_a_cancel_removes_a_resting_order(tmp_path: Path) -> None:
     assert with_clients(cfg, tmp_path, body) == ("cancelled", 0)
 
 
-def test_a_resting_order_fills_when_the_market_comes_to_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "throwaway"])
+def test_a_resting_order_fills_when_the_market_comes_to_it(tmp_path: Path, durable: bool) -> None:
     script = """points:
   - {time: '2026-03-02T00:00:00Z', spot: 3000, dvol: 60}
   - {time: '2026-03-02T14:00:00Z', spot: 3000, dvol: 60}
@@ -168,7 +184,7 @@ def test_a_resting_order_fills_when_the_market_comes_to_it(tmp_path: Path) -> No
         orders = await c.deribit.orders_by_label("bite-g")
         return placed.order.state, orders[0].state
 
-    assert with_clients(cfg, tmp_path, body) == ("open", "filled")
+    assert with_clients(cfg, tmp_path, body, durable=durable) == ("open", "filled")
 
 
 def test_an_order_beyond_available_funds_is_rejected_not_an_error(tmp_path: Path) -> None:
@@ -211,7 +227,10 @@ def test_margin_estimate_matches_the_standard_formula(tmp_path: Path) -> None:
     assert estimate == pytest.approx(expected, rel=Decimal("1e-6"))
 
 
-def test_settlement_pays_intrinsic_usd_over_the_settlement_price_in_eth(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "throwaway"])
+def test_settlement_pays_intrinsic_usd_over_the_settlement_price_in_eth(
+    tmp_path: Path, durable: bool
+) -> None:
     script = """points:
   - {time: '2026-03-01T00:00:00Z', spot: 3000, dvol: 60}
   - {time: '2026-03-02T14:00:00Z', spot: 3000, dvol: 60}
@@ -231,7 +250,7 @@ def test_settlement_pays_intrinsic_usd_over_the_settlement_price_in_eth(tmp_path
         assert await c.deribit.positions() == []
         return short, long, placed, equity
 
-    short, long, placed, equity = with_clients(cfg, tmp_path, body)
+    short, long, placed, equity = with_clients(cfg, tmp_path, body, durable=durable)
     assert placed.order.state == "filled"
     conn = sqlite3.connect(tmp_path / "paper.sqlite")
     rows = {
@@ -275,3 +294,35 @@ def test_closed_orders_and_old_trades_leave_the_recent_lists_as_on_deribit(
         return seen
 
     assert with_clients(cfg, tmp_path, body) == [(1, 1), (0, 1), (0, 1)]
+
+
+def test_a_throwaway_account_reads_again_whatever_a_write_or_a_rollback_changed(
+    tmp_path: Path,
+) -> None:
+    """A backtest's account keeps the rows of its fixed queries between writes: a write
+    is seen at once, and so is a rollback (rows read inside a transaction are not kept)."""
+    cfg = flat_config(tmp_path)
+    venue = PaperExchange(
+        tmp_path / "paper.sqlite",
+        build_market(cfg, tmp_path),
+        cfg.paper,
+        cfg.fees,
+        cfg.execution.combo_tick,
+        durable=False,
+    )
+    query = "SELECT * FROM positions"
+    assert venue._rows(query) == []
+    assert venue._rows(query) is venue._rows(query)  # kept while nothing changes
+    venue.conn.execute("INSERT INTO positions VALUES ('ETH-X-1-P', '-1', '0.01')")
+    assert [r["instrument_name"] for r in venue._rows(query)] == ["ETH-X-1-P"]
+
+    def failing_booking() -> None:
+        with venue._transaction():
+            venue.conn.execute("DELETE FROM positions")
+            assert venue._rows(query) == []  # inside the transaction: read, not kept
+            raise RuntimeError("the booking failed")
+
+    with pytest.raises(RuntimeError, match="booking failed"):
+        failing_booking()
+    assert [r["instrument_name"] for r in venue._rows(query)] == ["ETH-X-1-P"]
+    venue.close()

@@ -58,6 +58,28 @@ def test_a_new_database_is_marked_and_tuned(tmp_path: Path) -> None:
     } <= tables
 
 
+def test_only_a_backtests_state_is_a_throwaway_that_no_one_else_can_open(
+    tmp_path: Path,
+) -> None:
+    """``open_state(durable=False)``: an exclusive lock, the journal in memory, no sync;
+    the job's own state stays WAL with a synced journal (the test above)."""
+    from bite.context import open_state
+
+    with open_state(tmp_path / "bt", durable=False) as state:
+        conn = state.repo.conn
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "memory"
+        assert conn.execute("PRAGMA locking_mode").fetchone()[0] == "exclusive"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 0  # OFF
+        state.repo.set_state("k", {"v": 1}, NOW)
+        other = sqlite3.connect(tmp_path / "bt" / "state.sqlite", timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("SELECT count(*) FROM system_state").fetchone()
+        other.close()
+        assert state.repo.get_state("k") == {"v": 1}
+    with open_state(tmp_path / "job") as state:
+        assert state.repo.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def test_migrations_are_idempotent(tmp_path: Path) -> None:
     repo = repo_at(tmp_path)
     assert apply_migrations(repo.conn, tmp_path) == 0
