@@ -61,6 +61,7 @@ class Run:
     run_id: int | None
     sent_labels: list[str] = field(default_factory=list)  # orders this run may have at the broker
     checkpoint: Callable[[str], None] = field(default=lambda name: None)  # paper's crash seam
+    hedge_settled: bool = False  # every hedge order is settled (this run reconciled them)
 
     @property
     def environment(self) -> str:

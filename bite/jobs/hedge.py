@@ -55,6 +55,7 @@ async def hedge_step(run: Run, why: str) -> dict[str, Any] | None:
     try:
         return await _step(run, why)
     except McpError as exc:
+        run.hedge_settled = False  # its order may be left working: the next step looks
         await run.alerts.emit("HIGH", "hedge", "hedge_error", f"hedge step failed: {exc}")
         return {"why": why, "status": "error", "error": str(exc), "outside_band": None}
 
@@ -63,8 +64,12 @@ async def _step(run: Run, why: str) -> dict[str, Any]:
     cfg = run.cfg.hedge
     d = run.clients.deribit
     now = run.clock.now()
-    if not run.dry_run:
-        await reconcile(run)  # an order an earlier run left unsettled is adopted first
+    if not run.dry_run and not run.hedge_settled:
+        # an order an earlier run (or a failed step) left unsettled is adopted first; a
+        # step that ends settles its own order, so a run asks once (a backtest's run
+        # takes a step every hour)
+        await reconcile(run)
+        run.hedge_settled = True
     # one read after another: an hourly job gains nothing from overlapping three reads,
     # and a backtest replays one step an hour (scheduling them as tasks was a fifth of it)
     account = await d.account_summary()

@@ -158,3 +158,53 @@ def test_a_short_that_pays_too_much_funding_is_cut_with_an_alert(tmp_path: Path)
     assert -perp_size(ws) == Decimal(hedge["target_usd"])
     severity, message = ws.query("SELECT severity, message FROM alerts")[-1]
     assert severity == "MEDIUM" and "109.5 % a year in funding" in message
+
+
+def test_a_step_that_fails_after_its_send_leaves_the_next_step_of_the_run_to_settle_it(
+    tmp_path: Path,
+) -> None:
+    """One run, many steps (a backtest's): a step ends settled, so the run asks the broker
+    for unsettled orders once; a step that fails after its send leaves its order to the
+    next step of the same run, which adopts it rather than sending another."""
+    import asyncio
+    import json
+    from datetime import timedelta
+
+    from bite.clock import VirtualClock, parse_instant
+    from bite.jobs.boot import boot
+    from bite.jobs.hedge import hedge_step
+    from bite.paper.faults import FAULTS_ENV
+
+    ws = scripted_workspace(tmp_path, "flat", "hedge:\n  mode: usd\n")
+    assert ws.run("health-run", now=at(0)).returncode == 0
+    faults = {"deribit.trades_by_order": {"error": 503, "times": 3}}  # more than the retries
+    clock = VirtualClock(parse_instant(at(1)))
+
+    async def steps() -> list[dict[str, Any] | None]:
+        run = await boot(
+            "monitor-run",
+            "monitor",
+            ws.config,
+            ws.data,
+            clock,
+            dry_run=False,
+            environ={FAULTS_ENV: json.dumps(faults)},
+        )
+        try:
+            seen = [await hedge_step(run, "monitor")]
+            assert run.hedge_settled is False
+            clock.advance_to(clock.now() + timedelta(hours=1))
+            seen.append(await hedge_step(run, "monitor"))
+            assert run.hedge_settled is True
+            return seen
+        finally:
+            await run.clients.aclose()
+            run.state.close()
+
+    failed, after = asyncio.run(steps())
+    assert failed is not None and failed["status"] == "error", failed
+    assert after is not None and after["status"] == "inside_band", after
+    ((label, side, amount, state, filled),) = hedge_orders(ws)
+    assert (side, state, filled) == ("sell", "filled", amount)
+    assert broker_hedges(ws) == [(label, "filled", amount)]  # one order, adopted
+    assert perp_size(ws) == -amount
