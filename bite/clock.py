@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Protocol
 
 from bite.errors import UsageError
@@ -100,6 +101,7 @@ def clock_from_env(environ: dict[str, str], environment: str) -> Clock:
     return VirtualClock(parse_instant(raw))
 
 
+@lru_cache(maxsize=4096)  # a run writes the same few instants many times (a backtest's)
 def iso_z(instant: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.ffffffZ``: the audit log's and the database's time format."""
     # isoformat is twice as fast as strftime and writes the same text (years 1000-9999)

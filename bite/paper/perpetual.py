@@ -89,6 +89,7 @@ class PerpetualBook:
         return self._rows("SELECT * FROM perpetual WHERE id = 1")[0]
 
     _perp_quoted: tuple[datetime, dict[str, Decimal]] | None = None
+    _booked: tuple[tuple[datetime, int], tuple[Decimal, Decimal, Decimal, Decimal]] | None = None
 
     def perp_quote(self, now: datetime) -> dict[str, Decimal]:
         """Index, mark, bid and ask (USD) and the funding rate of the hour (one per instant)."""
@@ -132,15 +133,22 @@ class PerpetualBook:
     def perp_book(self, now: datetime) -> tuple[Decimal, Decimal, Decimal, Decimal]:
         """(unrealized P&L, initial margin, maintenance margin, size) of the position in
         ETH at the mark (inverse: size x (1/avg - 1/mark); Deribit's margin rule), from
-        one read of the position."""
+        one read of the position (a throwaway account keeps it for the instant, until a row
+        changes)."""
+        key = (now, self.conn.total_changes)
+        if self._memo_rows and self._booked is not None and self._booked[0] == key:
+            return self._booked[1]
         row = self._perp_row()
         size = Decimal(row["size_usd"])
         if size == 0:
-            return Decimal(0), Decimal(0), Decimal(0), size
-        mark = self.perp_quote(now)["mark"]
-        pnl = size * (1 / Decimal(row["average_price"]) - 1 / mark)
-        initial, maintenance = perpetual_margins_eth(size, mark)
-        return pnl, initial, maintenance, size
+            book = Decimal(0), Decimal(0), Decimal(0), size
+        else:
+            mark = self.perp_quote(now)["mark"]
+            pnl = size * (1 / Decimal(row["average_price"]) - 1 / mark)
+            initial, maintenance = perpetual_margins_eth(size, mark)
+            book = pnl, initial, maintenance, size
+        self._booked = (key, book)
+        return book
 
     def perp_position(self, now: datetime) -> dict[str, Any]:
         """Deribit's ``private/get_position`` of the perpetual."""
