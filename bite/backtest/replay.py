@@ -14,6 +14,7 @@ macro calendar (empty).
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import itertools
 import json
@@ -352,6 +353,10 @@ async def run_backtest(
             notify=False,
             in_process=inputs.in_process,
         )
+        # what is alive now (the history, the modules, the booted run) lives to the end:
+        # kept out of the collector's way, which otherwise walks it at every full pass
+        gc.collect()
+        gc.freeze()
         try:
             await check_environment(run)
             for index, (slot, kind) in enumerate(schedule):
@@ -361,6 +366,7 @@ async def run_backtest(
                     progress(index + 1, len(schedule))
             _collect_trades(run, result)
         finally:
+            gc.unfreeze()
             await run.clients.aclose()
             run.state.close()
     return result

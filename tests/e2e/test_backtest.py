@@ -51,6 +51,7 @@ def test_identical_inputs_give_byte_identical_outputs_with_or_without_http(
     (which asks the paper exchange in process, without HTTP and JSON: a third of its
     time) and once with every call through the HTTP transport and JSON."""
     import asyncio
+    import gc
     from dataclasses import replace
     from datetime import date
 
@@ -63,6 +64,7 @@ def test_identical_inputs_give_byte_identical_outputs_with_or_without_http(
         default_inputs(date(2022, 1, 3), date(2022, 3, 20)), fills="improve", in_process=False
     )
     result = asyncio.run(run_backtest(inputs, load_config(pinned(tmp_path)).config))
+    assert gc.get_freeze_count() == 0  # what the replay kept from the collector is given back
     write_outputs(result, tmp_path / "b", inputs)
     assert first["summary"] == result.summary()
     for name in ("summary.json", "trades.csv", "equity.csv", "decisions.csv", "equity.svg"):
