@@ -24,7 +24,7 @@ from bite.config.schema import ChainModelConfig
 from bite.core import pricing
 from bite.core.ticks import round_up, round_up_on
 from bite.core.types import DERIBIT_ETH_OPTION_TICKS, Greeks, OptionType
-from bite.paper.market import MarketState, unit
+from bite.paper.market import MarketState, unit, unit_once
 
 MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
 TICK_STEPS = [{"above_price": 0.005, "tick_size": 0.0005}]
@@ -139,6 +139,11 @@ def strikes(forward: float, days: float, iv_pct: float) -> list[int]:
 LISTED_DAYS_BEFORE = {"day": 3, "week": 21, "month": 92}
 
 
+@lru_cache(maxsize=256)  # an expiry's listing is the same at every hour it is asked
+def _listing_strikes(forward: float, days: float, iv_pct: float) -> frozenset[int]:
+    return frozenset(strikes(forward, days, iv_pct))
+
+
 def listing_grids(
     state: MarketState,
     listed: Callable[[datetime], MarketState] | None = None,
@@ -159,10 +164,8 @@ def listing_grids(
             since = expiry - timedelta(days=LISTED_DAYS_BEFORE.get(kind, 92))
             if since < state.time:
                 then = listed(since)
-                grid |= set(
-                    strikes(
-                        then.forward(expiry), (expiry - since).total_seconds() / 86400, then.dvol
-                    )
+                grid |= _listing_strikes(
+                    then.forward(expiry), (expiry - since).total_seconds() / 86400, then.dvol
                 )
         if known is not None:
             grid |= known.get(expiry, set())
@@ -326,8 +329,8 @@ def _quote(
     mark = Decimal(f"{value:.6f}")
     bid, ask = bid_ask(mark, _spread(mark, instant))
     distance = abs(math.log(listing.strike / forward)) / max(iv / 100 * math.sqrt(t), 1e-6)
-    bid_amount = float(int(5 + 145 * unit(seed, listing.name, instant.hour, "bid")))
-    ask_amount = float(int(5 + 145 * unit(seed, listing.name, instant.hour, "ask")))
+    bid_amount = float(int(5 + 145 * unit_once(seed, listing.name, instant.hour, "bid")))
+    ask_amount = float(int(5 + 145 * unit_once(seed, listing.name, instant.hour, "ask")))
     oi = float(
         int((4000 * math.exp(-distance / 1.5) + 30) * (0.6 + 0.8 * unit(seed, listing.name)))
     )

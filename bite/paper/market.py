@@ -82,6 +82,12 @@ def unit(seed: int, *keys: object) -> float:
     return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2**64
 
 
+def unit_once(seed: int, *keys: object) -> float:
+    """``unit`` without its cache, for keys asked once (an hour's book amounts), which would
+    only push out of the cache the keys asked again and again."""
+    return unit.__wrapped__(seed, *keys)
+
+
 def normal(seed: int, *keys: object) -> float:
     """A deterministic standard normal from the seed and keys (Box-Muller)."""
     u1 = max(unit(seed, *keys, "a"), 1e-12)
