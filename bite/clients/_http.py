@@ -111,13 +111,13 @@ class McpHttp:
             raise McpProtocolError(service, tool, "no endpoint configured for this service")
         key = f"{service}.{tool}"
         self.counts[key] = self.counts.get(key, 0) + 1
-        url = f"{endpoint.base_url.rstrip('/')}/tools/{tool}"
         if self.local is not None and endpoint.base_url.startswith(self.local[0]):
             try:
                 status, body = await self.local[1](service, tool, dict(args))
             except TimeoutError:
                 raise McpUnavailableError(service, tool, "timed out") from None
             return self._answer(service, tool, status, lambda: _json_value(body))
+        url = f"{endpoint.base_url.rstrip('/')}/tools/{tool}"
         started = time.perf_counter()
         try:
             response = await self.client.post(

@@ -226,9 +226,10 @@ class DailyBar:
     close: float
 
 
-def day_path(
-    seed: int, key: str, day: date, bar: tuple[float, float, float, float], frac: float
-) -> float:
+Knots = tuple[float, float, float, float]  # a day's (start, high, low, end)
+
+
+def day_path(seed: int, key: str, day: date, bar: Knots, frac: float) -> float:
     """A day's path at ``frac`` of the day, from its (start, high, low, end) values.
 
     It starts at ``start``, passes through the day's real high and low (which comes
@@ -312,6 +313,7 @@ class HistoricalMarket:
         self._fg_daily = _carried(fear_greed_daily)
         self._events = sorted(events or [], key=lambda e: e.time)
         self._raw_cache: dict[datetime, tuple[float, float]] = {}
+        self._knots_cache: dict[date, tuple[Knots, Knots]] = {}
 
     @staticmethod
     def _bar_of(days: list[date], bars: list[DailyBar], day: date) -> tuple[DailyBar, float]:
@@ -338,17 +340,22 @@ class HistoricalMarket:
     def _path(self, when: datetime) -> tuple[float, float]:
         day = when.date()
         frac = (when - datetime(day.year, day.month, day.day, tzinfo=UTC)).total_seconds() / DAY
-        bar, _ = self._bar_of(self._days, self._bars, day)
-        x = day_path(
-            self.seed,
-            "spot",
-            day,
-            (math.log(bar.open), math.log(bar.high), math.log(bar.low), math.log(bar.close)),
-            frac,
-        )
-        vol, before = self._bar_of(self._dvol_days, self._dvol, day)
-        dvol = day_path(self.seed, "dvol", day, (before, vol.high, vol.low, vol.close), frac)
-        return math.exp(x), dvol
+        spot, vol = self._knots(day)
+        x = day_path(self.seed, "spot", day, spot, frac)
+        return math.exp(x), day_path(self.seed, "dvol", day, vol, frac)
+
+    def _knots(self, day: date) -> tuple[Knots, Knots]:
+        """The day's knots (kept: every hour of the day asks): its log spot bar, and DVOL
+        from the day before's close."""
+        found = self._knots_cache.get(day)
+        if found is None:
+            bar, _ = self._bar_of(self._days, self._bars, day)
+            vol, before = self._bar_of(self._dvol_days, self._dvol, day)
+            found = self._knots_cache[day] = (
+                (math.log(bar.open), math.log(bar.high), math.log(bar.low), math.log(bar.close)),
+                (before, vol.high, vol.low, vol.close),
+            )
+        return found
 
     def index_and_dvol(self, when: datetime) -> tuple[float, float]:
         """The index and DVOL at ``when`` (``state``'s, without the rest)."""

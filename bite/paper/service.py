@@ -72,6 +72,8 @@ class PaperService:
     # -- faults ---------------------------------------------------------------------------
 
     def _rule(self, service: str, tool: str) -> tuple[str, dict[str, Any]] | None:
+        if not self.faults:
+            return None
         for key in (f"{service}.{tool}", f"{service}.*"):
             if key in self.faults:
                 return key, self.faults[key]
