@@ -49,15 +49,16 @@ def _default(value: Any) -> Any:
     raise TypeError(f"audit payload value not serializable: {type(value).__name__}")
 
 
+# the canonical form's one encoder (json.dumps with options builds a new one at each call)
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=_default
+)
+
+
 def canonical(seq: int, ts: datetime, event: str, payload: dict[str, Any], prev: str) -> bytes:
     """The canonical text that is hashed (UTF-8 bytes)."""
-    text = json.dumps(
-        {"seq": seq, "ts": iso_z(ts), "event": event, "payload": payload, "prev": prev},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_default,
+    text = _CANONICAL.encode(
+        {"seq": seq, "ts": iso_z(ts), "event": event, "payload": payload, "prev": prev}
     )
     return text.encode("utf-8")
 

@@ -31,9 +31,13 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
+# one encoder for every column (json.dumps with options builds a new one at each call)
+_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True, separators=(",", ":"))
+
+
 def to_json(value: Any) -> str:
     """JSON text for a column: Decimals as strings, datetimes in the audit format."""
-    return json.dumps(value, default=_json_default, sort_keys=True, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 class Store:
