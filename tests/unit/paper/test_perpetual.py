@@ -18,24 +18,30 @@ from tests.paper_support import flat_config, later, with_clients
 PERP = "ETH-PERPETUAL"
 
 
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "throwaway"])
 def test_a_short_fills_at_the_bid_with_the_taker_fee_and_a_limit_short_of_the_touch_rests(
-    tmp_path: Path,
+    tmp_path: Path, durable: bool
 ) -> None:
+    """The account's margin counts the short from the instant it fills (a backtest's
+    throwaway account keeps the position's book for the instant only until it changes)."""
     cfg = flat_config(tmp_path)
 
     async def body(
         c: Clients, clock: VirtualClock
-    ) -> tuple[PerpQuote, OrderResult, PerpPosition, OrderResult, list[str]]:
+    ) -> tuple[PerpQuote, OrderResult, PerpPosition, OrderResult, list[str], list[Decimal]]:
+        margins = [(await c.deribit.account_summary()).initial_margin]
         quote = await c.deribit.perp_ticker(PERP)
         sold = await c.deribit.place_order(PERP, "sell", 30000, quote.bid, "bite-h202601051400")
         held = await c.deribit.perp_position(PERP)
+        margins.append((await c.deribit.account_summary()).initial_margin)
         missed = await c.deribit.place_order(
             PERP, "buy", 100, quote.bid - Decimal(50), "bite-h202601051401"
         )
         open_orders = await c.deribit.open_orders()
-        return quote, sold, held, missed, [o.label for o in open_orders]
+        return quote, sold, held, missed, [o.label for o in open_orders], margins
 
-    quote, sold, held, missed, working = with_clients(cfg, tmp_path, body)
+    quote, sold, held, missed, working, margins = with_clients(cfg, tmp_path, body, durable=durable)
+    assert margins[0] == 0 and margins[1] == held.initial_margin_eth > 0  # the same instant
     assert sold.order.state == "filled" and sold.order.filled_amount == 30000
     assert sold.trades[0].price == quote.bid  # a taker: at the touch
     fee = Decimal(30000) / quote.bid * TAKER_FEE
@@ -46,7 +52,10 @@ def test_a_short_fills_at_the_bid_with_the_taker_fee_and_a_limit_short_of_the_to
     assert working == ["bite-h202601051401"]  # a limit below the ask rests
 
 
-def test_a_position_is_marked_inverse_and_funding_is_paid_every_hour(tmp_path: Path) -> None:
+@pytest.mark.parametrize("durable", [True, False], ids=["durable", "throwaway"])
+def test_a_position_is_marked_inverse_and_funding_is_paid_every_hour(
+    tmp_path: Path, durable: bool
+) -> None:
     cfg = flat_config(tmp_path)
 
     async def body(c: Clients, clock: VirtualClock) -> tuple[PerpPosition, PerpPosition, Decimal]:
@@ -58,7 +67,7 @@ def test_a_position_is_marked_inverse_and_funding_is_paid_every_hour(tmp_path: P
         mark = (await c.deribit.perp_ticker(PERP)).mark
         return opened, held, mark
 
-    opened, held, mark = with_clients(cfg, tmp_path, body)
+    opened, held, mark = with_clients(cfg, tmp_path, body, durable=durable)
     # inverse: a short of N USD at P0 is worth N x (1/P1 - 1/P0) ETH at P1
     expected = Decimal(10000) * (1 / mark - 1 / opened.average_price)
     assert held.floating_pnl_eth == pytest.approx(expected, abs=Decimal("1e-9"))
