@@ -36,6 +36,8 @@ class Fields:
 
     def number(self, value: Any, tool: str, name: str) -> float:
         """A float from a JSON number."""
+        if type(value) is float and value - value == 0:  # a finite float is its own value
+            return value
         return float(self.decimal(value, tool, name))
 
     def book_price(self, value: Any, tool: str, name: str) -> Decimal | None:

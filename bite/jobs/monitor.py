@@ -134,9 +134,9 @@ async def run_monitor_cycle(run: Run, *, full: bool = False) -> MonitorOutcome:
     ``not_due`` unless spot moved, nears a short strike, an exit pends or a position
     expired (``core.monitor_schedule``); ``full`` decides regardless.
     """
-    outcome = await _exit_decisions(run, full=full)
-    hedged = await hedge_step(run, "monitor")
-    return outcome if hedged is None else replace(outcome, hedge=hedged)
+    outcome = await _exit_decisions(run, full=full)  # a new outcome: the step is added to it
+    outcome.hedge = await hedge_step(run, "monitor")
+    return outcome
 
 
 async def _exit_decisions(run: Run, *, full: bool) -> MonitorOutcome:

@@ -78,21 +78,28 @@ class MarketSource(Protocol):
 @lru_cache(maxsize=1 << 16)  # a chain is quoted many times within its hour
 def unit(seed: int, *keys: object) -> float:
     """A deterministic number in [0, 1) from the seed and keys (same in every process)."""
-    text = "|".join(map(str, (seed, *keys))).encode()
-    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "big") / 2**64
+    return _unit_of("|".join(map(str, (seed, *keys))))
 
 
-def unit_once(seed: int, *keys: object) -> float:
-    """``unit`` without its cache, for keys asked once (an hour's book amounts), which would
-    only push out of the cache the keys asked again and again."""
-    return unit.__wrapped__(seed, *keys)
+def _unit_of(text: str) -> float:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") / 2**64
+
+
+def units_once(seed: int, keys: tuple[object, ...], last: tuple[str, ...]) -> list[float]:
+    """``unit(seed, *keys, x)`` for each x of ``last``, without the cache (for keys asked
+    once, such as an hour's book amounts, which would only push out of the cache the keys
+    asked again and again) and with the text they share made once."""
+    head = "|".join(map(str, (seed, *keys, "")))
+    return [_unit_of(head + x) for x in last]
 
 
 def normal(seed: int, *keys: object) -> float:
     """A deterministic standard normal from the seed and keys (Box-Muller)."""
-    u1 = max(unit(seed, *keys, "a"), 1e-12)
-    u2 = unit(seed, *keys, "b")
-    return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
+    return _box_muller(unit(seed, *keys, "a"), unit(seed, *keys, "b"))
+
+
+def _box_muller(u1: float, u2: float) -> float:
+    return math.sqrt(-2 * math.log(max(u1, 1e-12))) * math.cos(2 * math.pi * u2)
 
 
 @dataclass(frozen=True)
@@ -265,14 +272,15 @@ def day_path(seed: int, key: str, day: date, bar: Knots, frac: float) -> float:
 def _day_draws(
     seed: int, key: str, day: date
 ) -> tuple[bool, float, float, tuple[tuple[float, float, float], ...]]:
-    """A day's seeded draws: which extreme comes first, when, and the bridge's normals."""
+    """A day's seeded draws: which extreme comes first, when, and the bridge's normals
+    (``unit`` and ``normal`` of the same keys, drawn once: not worth their cache)."""
     tag = (key, day.isoformat())
-    return (
-        unit(seed, *tag, "order") < 0.5,
-        0.08 + 0.37 * unit(seed, *tag, "t1"),
-        0.55 + 0.37 * unit(seed, *tag, "t2"),
-        tuple(tuple(normal(seed, *tag, seg, k) for k in (1, 2, 3)) for seg in range(3)),  # type: ignore[misc]
+    order, t1, t2 = units_once(seed, tag, ("order", "t1", "t2"))
+    normals = tuple(
+        tuple(_box_muller(*units_once(seed, (*tag, seg, k), ("a", "b"))) for k in (1, 2, 3))
+        for seg in range(3)
     )
+    return order < 0.5, 0.08 + 0.37 * t1, 0.55 + 0.37 * t2, normals  # type: ignore[return-value]
 
 
 class HistoricalMarket:
@@ -314,6 +322,7 @@ class HistoricalMarket:
         self._events = sorted(events or [], key=lambda e: e.time)
         self._raw_cache: dict[datetime, tuple[float, float]] = {}
         self._knots_cache: dict[date, tuple[Knots, Knots]] = {}
+        self._last_state: MarketState | None = None
 
     @staticmethod
     def _bar_of(days: list[date], bars: list[DailyBar], day: date) -> tuple[DailyBar, float]:
@@ -362,7 +371,15 @@ class HistoricalMarket:
         return self._raw(when)
 
     def state(self, when: datetime) -> MarketState:
-        """The market at ``when`` (see the class docstring for what it may read)."""
+        """The market at ``when`` (see the class docstring for what it may read); the last
+        one is kept (the venue's parts ask the same instant in turn)."""
+        last = self._last_state
+        if last is not None and last.time == when:
+            return last
+        self._last_state = self._state(when)
+        return self._last_state
+
+    def _state(self, when: datetime) -> MarketState:
         day = when.date()
         index, dvol = self._raw(when)
         index_24h, dvol_24h = self._raw(when - timedelta(hours=24))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -13,15 +14,28 @@ import pytest
 from bite.core import pricing
 from bite.core.ticks import is_on_schedule
 from bite.core.types import DERIBIT_ETH_OPTION_TICKS
-from bite.paper.chain import Chain, PaperQuote, expiries
+from bite.paper.chain import (
+    Chain,
+    PaperQuote,
+    _bid_ask_decimal,
+    bid_ask,
+    expiries,
+    expiry_listings,
+    strike_step,
+    strikes,
+)
 from bite.paper.market import (
     DataFileError,
     HistoricalMarket,
     ScriptedMarket,
     SyntheticMarket,
     default_data_file,
+    unit,
+    units_once,
 )
 from bite.paper.series import read_bars, read_series
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.integration.cli_support import ROOT
 
@@ -227,3 +241,64 @@ def test_every_market_gives_the_history_tools_the_index_and_dvol_of_its_state(
             when = start + timedelta(minutes=minutes)
             state = market.state(when)
             assert market.index_and_dvol(when) == (state.index, state.dvol)
+
+
+# -- the chain's shortcuts give what the general rules give ------------------------------
+
+_MARKS = st.integers(0, 2_000_000).map(lambda micro: Decimal(micro).scaleb(-6))
+_SPREADS = st.integers(1, 500_000).map(lambda n: Decimal(n).scaleb(-7))
+
+
+@settings(max_examples=1000)
+@given(_MARKS, _SPREADS)
+def test_bid_and_ask_in_millionths_are_the_general_rules_decimals(
+    mark: Decimal, spread: Decimal
+) -> None:
+    fast, general = bid_ask(mark, spread), _bid_ask_decimal(mark, spread)
+    assert [str(x) for x in fast] == [str(x) for x in general]  # value and digits
+    bid, ask = fast
+    assert ask is not None and is_on_schedule(ask, DERIBIT_ETH_OPTION_TICKS)
+    assert bid == 0 or (is_on_schedule(bid, DERIBIT_ETH_OPTION_TICKS) and bid < ask)
+
+
+def test_a_mark_with_more_than_six_decimals_takes_the_general_rule() -> None:
+    mark = Decimal("0.01234567")
+    assert bid_ask(mark, Decimal("0.0004")) == _bid_ask_decimal(mark, Decimal("0.0004"))
+
+
+@given(st.integers(0, 2**31), st.text(max_size=12), st.integers(0, 10**6))
+def test_draws_sharing_their_keys_are_the_draws_of_each(seed: int, name: str, hour: int) -> None:
+    assert units_once(seed, (name, hour), ("bid", "ask")) == [
+        unit(seed, name, hour, "bid"),
+        unit(seed, name, hour, "ask"),
+    ]
+
+
+@given(
+    st.floats(200, 20_000),
+    st.floats(0.01, 400),
+    st.floats(5, 250),
+)
+def test_the_wings_keep_every_other_strike_beyond_one_and_a_half_sd(
+    forward: float, days: float, iv_pct: float
+) -> None:
+    grid = strikes(forward, days, iv_pct)
+    step = strike_step(days)
+    near = 1.5 * iv_pct / 100 * math.sqrt(max(days, 0.5) / 365)
+    listed = set(grid)
+    assert grid == sorted(listed)
+    for k in range(grid[0], grid[-1] + step, step):  # the rule, in the order it reads
+        kept = abs(math.log(k / forward)) <= near or (k // step) % 2 == 0
+        assert (k in listed) == kept
+
+
+def test_an_expiry_listed_again_with_the_same_strikes_is_the_same_listing() -> None:
+    expiry = datetime(2026, 3, 27, 8, tzinfo=UTC)
+    first = expiry_listings(expiry, "month", frozenset({2000, 2100, 2200}))
+    again = expiry_listings(expiry, "month", frozenset({2200, 2000, 2100}))
+    grown = expiry_listings(expiry, "month", frozenset({2000, 2100, 2200, 2300}))
+    assert again is first
+    assert [name for name, _ in grown] == [
+        f"ETH-27MAR26-{k}-{t}" for k in (2000, 2100, 2200, 2300) for t in ("C", "P")
+    ]
+    assert grown[:6] == first  # the strikes listed before are the same instruments
