@@ -86,6 +86,7 @@ class PaperQuote:
         )
 
 
+@lru_cache(maxsize=256)  # every strike of an expiry is named with it
 def expiry_code(expiry: datetime) -> str:
     """``5DEC25`` for 2025-12-05 (Deribit's day has no leading zero)."""
     return f"{expiry.day}{MONTHS[expiry.month - 1]}{expiry.year % 100:02d}"
@@ -222,9 +223,8 @@ def listings(
     ]
 
 
-@lru_cache(maxsize=1 << 16)
 def _listing(expiry: datetime, kind: str, strike: int, option_type: OptionType) -> Listing:
-    """One instrument (the same object each time it is listed again)."""
+    """One instrument (made once while its expiry is live: ``_strike_pairs`` keeps it)."""
     letter = "C" if option_type == "call" else "P"
     return Listing(
         f"ETH-{expiry_code(expiry)}-{strike}-{letter}", strike, option_type, expiry, kind
