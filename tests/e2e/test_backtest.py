@@ -63,8 +63,10 @@ def test_identical_inputs_give_byte_identical_outputs_with_or_without_http(
     inputs = replace(
         default_inputs(date(2022, 1, 3), date(2022, 3, 20)), fills="improve", in_process=False
     )
+    thresholds = gc.get_threshold()
     result = asyncio.run(run_backtest(inputs, load_config(pinned(tmp_path)).config))
     assert gc.get_freeze_count() == 0  # what the replay kept from the collector is given back
+    assert gc.get_threshold() == thresholds  # and the collector's own pace
     write_outputs(result, tmp_path / "b", inputs)
     assert first["summary"] == result.summary()
     for name in ("summary.json", "trades.csv", "equity.csv", "decisions.csv", "equity.svg"):
