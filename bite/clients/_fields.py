@@ -9,12 +9,17 @@ from typing import Any
 
 from bite.errors import McpProtocolError
 
+_KEPT_FLOATS = 4096
+
 
 class Fields:
     """Field readers for one service's answers."""
 
     def __init__(self, service: str) -> None:
         self.service = service
+        # the Decimals of the floats read lately: an account's numbers repeat from one
+        # answer to the next (a Decimal never changes, so one is shared)
+        self._floats: dict[float, Decimal] = {}
 
     def error(self, tool: str, message: str) -> McpProtocolError:
         """The protocol error of ``tool``."""
@@ -23,7 +28,15 @@ class Fields:
     def decimal(self, value: Any, tool: str, name: str) -> Decimal:
         """A Decimal from a JSON number or string."""
         if type(value) is float and value - value == 0:  # the common case: finite float
-            return Decimal(repr(value))
+            found = self._floats.get(value)
+            if found is None:
+                found = Decimal(repr(value))
+                if value == 0:  # 0.0 and -0.0 are one key, not one Decimal
+                    return found
+                if len(self._floats) >= _KEPT_FLOATS:
+                    self._floats.clear()
+                self._floats[value] = found
+            return found
         if isinstance(value, bool) or value is None:
             raise self.error(tool, f"{name} missing or not a number")
         try:

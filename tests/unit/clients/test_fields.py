@@ -47,3 +47,19 @@ def test_a_bad_number_is_a_protocol_error_naming_the_field(value: Any, message: 
         assert caught.value.service == "deribit"
         assert caught.value.tool == "ticker"
         assert message in str(caught.value)
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), max_size=50))
+def test_a_float_read_again_is_the_same_decimal_as_at_first(values: list[float]) -> None:
+    fields = Fields("deribit")
+    for value in values + values:  # each read twice: once kept, once found
+        read = fields.decimal(value, "ticker", "mark_price")
+        assert str(read) == str(Decimal(repr(value)))  # -0.0 stays "-0.0", 0.0 "0.0"
+
+
+def test_the_floats_kept_are_bounded() -> None:
+    fields = Fields("deribit")
+    for k in range(10_000):
+        fields.decimal(k + 0.5, "ticker", "mark_price")
+    assert 0 < len(fields._floats) <= 4096
+    assert fields.decimal(9_999.5, "ticker", "mark_price") == Decimal("9999.5")
