@@ -323,6 +323,7 @@ class HistoricalMarket:
         self._raw_cache: dict[datetime, tuple[float, float]] = {}
         self._knots_cache: dict[date, tuple[Knots, Knots]] = {}
         self._last_state: MarketState | None = None
+        self._daily_cache: dict[date, tuple[float, float, int]] = {}
 
     @staticmethod
     def _bar_of(days: list[date], bars: list[DailyBar], day: date) -> tuple[DailyBar, float]:
@@ -380,22 +381,34 @@ class HistoricalMarket:
         return self._last_state
 
     def _state(self, when: datetime) -> MarketState:
-        day = when.date()
         index, dvol = self._raw(when)
         index_24h, dvol_24h = self._raw(when - timedelta(hours=24))
-        eur_usd = self._fx(day - timedelta(days=1)) if self._fx else None
-        funding = self._funding_daily(day) if self._funding_daily else None
-        fear = self._fg_daily(day) if self._fg_daily else None
+        funding, eur_usd, fear = self._daily(when.date())
         return MarketState(
             time=when,
             index=index,
             dvol=dvol,
-            funding_hourly=funding if funding is not None else self._funding,
-            eur_usd=eur_usd if eur_usd is not None else self._eur_usd,
-            fear_greed=round(fear) if fear is not None else self._fear_greed,
+            funding_hourly=funding,
+            eur_usd=eur_usd,
+            fear_greed=fear,
             dvol_change_24h=dvol - dvol_24h,
             move_24h_pct=abs(index / index_24h - 1) * 100,
         )
+
+    def _daily(self, day: date) -> tuple[float, float, int]:
+        """The day's funding, EUR/USD (the working day's before) and Fear & Greed (kept:
+        every hour of the day asks)."""
+        found = self._daily_cache.get(day)
+        if found is None:
+            eur_usd = self._fx(day - timedelta(days=1)) if self._fx else None
+            funding = self._funding_daily(day) if self._funding_daily else None
+            fear = self._fg_daily(day) if self._fg_daily else None
+            found = self._daily_cache[day] = (
+                funding if funding is not None else self._funding,
+                eur_usd if eur_usd is not None else self._eur_usd,
+                round(fear) if fear is not None else self._fear_greed,
+            )
+        return found
 
     def calendar(self, start: datetime, end: datetime) -> list[MacroEvent]:
         """The calendar file's events in [start, end] (none without a file)."""

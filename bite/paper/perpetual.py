@@ -102,7 +102,8 @@ class PerpetualBook:
     def _perp_quote(self, now: datetime) -> dict[str, Decimal]:
         state = self.market.state(now)
         index = Decimal(f"{state.index:.4f}")
-        mark = index * (1 + 8 * Decimal(f"{state.funding_hourly:.10f}"))
+        funding = Decimal(f"{state.funding_hourly:.10f}")
+        mark = index * (1 + 8 * funding)
         bid = (mark * (1 - HALF_SPREAD) / TICK).to_integral_value(ROUND_FLOOR) * TICK
         ask = (mark * (1 + HALF_SPREAD) / TICK).to_integral_value(ROUND_CEILING) * TICK
         return {
@@ -110,7 +111,7 @@ class PerpetualBook:
             "mark": mark.quantize(Decimal("0.01")),
             "bid": bid,
             "ask": ask,
-            "funding_hourly": Decimal(f"{state.funding_hourly:.10f}"),
+            "funding_hourly": funding,
         }
 
     def perp_ticker(self, now: datetime) -> dict[str, Any]:

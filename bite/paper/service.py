@@ -135,19 +135,7 @@ class PaperService:
             )
         if body is _UNKNOWN:
             return Answer(404, {"error": {"code": "unknown_tool", "message": f"{service}.{tool}"}})
-        if "override" in rule and isinstance(body, dict):
-            body = _override(body, rule["override"])
-        elif "override" in rule and isinstance(body, list):
-            body = [
-                _override(row, rule["override"]) if isinstance(row, dict) else row for row in body
-            ]
-        return Answer(
-            200,
-            body,
-            lose_response=bool(rule.get("lose_response")),
-            malformed=bool(rule.get("malformed")),
-            latency_ms=float(rule.get("latency_ms", 0)),
-        )
+        return _faulted(body, rule)
 
     # -- tools ----------------------------------------------------------------------------
 
@@ -379,6 +367,23 @@ class PaperService:
 
 
 _UNKNOWN = object()
+
+
+def _faulted(body: Any, rule: dict[str, Any]) -> Answer:
+    """A body's answer with what the fault rule does to it (nothing without one)."""
+    if not rule:  # no fault applies (always, outside fault tests)
+        return Answer(200, body)
+    if "override" in rule and isinstance(body, dict):
+        body = _override(body, rule["override"])
+    elif "override" in rule and isinstance(body, list):
+        body = [_override(row, rule["override"]) if isinstance(row, dict) else row for row in body]
+    return Answer(
+        200,
+        body,
+        lose_response=bool(rule.get("lose_response")),
+        malformed=bool(rule.get("malformed")),
+        latency_ms=float(rule.get("latency_ms", 0)),
+    )
 
 
 def _override(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
