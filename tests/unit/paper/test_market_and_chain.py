@@ -33,7 +33,7 @@ from bite.paper.market import (
     unit,
     units_once,
 )
-from bite.paper.series import read_bars, read_series
+from bite.paper.series import read_bars, read_series, to_points
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -241,6 +241,37 @@ def test_every_market_gives_the_history_tools_the_index_and_dvol_of_its_state(
             when = start + timedelta(minutes=minutes)
             state = market.state(when)
             assert market.index_and_dvol(when) == (state.index, state.dvol)
+
+
+def test_a_market_asked_in_any_order_gives_each_instant_the_state_a_fresh_one_gives(
+    tmp_path: Path,
+) -> None:
+    """What the historical market keeps (its last state, each day's daily series) never
+    leaks from one instant to another: with the daily files, repeats and jumps back."""
+    fx = tmp_path / "eurusd.csv"
+    fx.write_text("date,close\n2022-06-10,1.05\n2022-06-13,1.04\n2022-06-14,1.03\n")
+    funding = tmp_path / "funding.csv"
+    funding.write_text(
+        "date,value\n" + "".join(f"2022-06-{d:02d},0.0000{d}\n" for d in range(10, 17))
+    )
+
+    def market() -> HistoricalMarket:
+        return HistoricalMarket(
+            read_bars(default_data_file("eth_usd_daily.csv")),
+            read_bars(default_data_file("eth_dvol.csv")),
+            seed=7,
+            eur_usd_daily=to_points(read_series(fx, cadence="working")),
+            funding_daily=to_points(read_series(funding, "value")),
+        )
+
+    start = datetime(2022, 6, 13, tzinfo=UTC)
+    hours = [0, 0, 5, 30, 5, 30, 30, 47, 1, 0]
+    kept = market()
+    for h in hours:
+        when = start + timedelta(hours=h)
+        assert kept.state(when) == market().state(when)
+    assert kept.state(start).eur_usd == 1.05  # the working day before Monday the 13th
+    assert kept.state(start + timedelta(hours=30)).funding_hourly == 0.000014  # the 14th's
 
 
 # -- the chain's shortcuts give what the general rules give ------------------------------
