@@ -302,13 +302,9 @@ def _tenor(state: MarketState, expiry: datetime, model: ChainModelConfig) -> _Te
     )
 
 
-def spread_eth(mark: Decimal, state: MarketState, model: ChainModelConfig) -> Decimal:
+def _spread(mark: Decimal, instant: _Instant) -> Decimal:
     """A quote's bid-ask spread (ETH): the larger of a few ticks and a share of the mark,
     widened by the scale and the stress terms (DVOL rising, a large day's move)."""
-    return _spread(mark, _instant(state, model))
-
-
-def _spread(mark: Decimal, instant: _Instant) -> Decimal:
     ticks = instant.ticks_below if mark < Decimal("0.005") else instant.ticks_above
     return max(ticks, mark * instant.rel) * instant.scale
 

@@ -93,12 +93,8 @@ def units_once(seed: int, keys: tuple[object, ...], last: tuple[str, ...]) -> li
     return [_unit_of(head + x) for x in last]
 
 
-def normal(seed: int, *keys: object) -> float:
-    """A deterministic standard normal from the seed and keys (Box-Muller)."""
-    return _box_muller(unit(seed, *keys, "a"), unit(seed, *keys, "b"))
-
-
 def _box_muller(u1: float, u2: float) -> float:
+    """A standard normal from two uniform draws."""
     return math.sqrt(-2 * math.log(max(u1, 1e-12))) * math.cos(2 * math.pi * u2)
 
 
@@ -273,7 +269,7 @@ def _day_draws(
     seed: int, key: str, day: date
 ) -> tuple[bool, float, float, tuple[tuple[float, float, float], ...]]:
     """A day's seeded draws: which extreme comes first, when, and the bridge's normals
-    (``unit`` and ``normal`` of the same keys, drawn once: not worth their cache)."""
+    (each drawn once: not worth ``unit``'s cache)."""
     tag = (key, day.isoformat())
     order, t1, t2 = units_once(seed, tag, ("order", "t1", "t2"))
     normals = tuple(
