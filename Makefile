@@ -2,7 +2,13 @@
 # Bootstraps from plain python3: a small venv holds uv, uv installs the locked
 # dependencies into .venv. No interpreter is ever downloaded.
 
-PYTHON ?= python3
+# The interpreter: the distribution's python3 (Debian's /usr/bin/python3, as in the
+# container image) when it is 3.11 or newer, else the first python3 on PATH. Debian builds
+# it with PGO and LTO; a source build without them (pyenv's default) runs the backtest
+# about a fifth slower (docs/decisions/0008-the-system-interpreter.md). `make
+# PYTHON=python3.12 ...` chooses another.
+SYSTEM_PYTHON := $(shell /usr/bin/python3 -c 'import sys; print(sys.executable if sys.version_info >= (3, 11) else "")' 2>/dev/null)
+PYTHON ?= $(or $(SYSTEM_PYTHON),python3)
 UV_VERSION := 0.13.9
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
