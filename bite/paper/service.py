@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bite.clock import iso_z
 from bite.config.schema import SERVICE_NAMES, StrategyConfig
@@ -25,9 +25,9 @@ from bite.paper.perpetual import PERPETUAL
 PAPER_KEY_SCOPE = "trade:read_write account:read wallet:none"  # what a careful key holds
 
 
-@dataclass(frozen=True)
-class Answer:
-    """What a tool call produced, before it becomes an HTTP response."""
+class Answer(NamedTuple):
+    """What a tool call produced, before it becomes an HTTP response (a named tuple: one
+    is made per call, three times as fast as a frozen dataclass)."""
 
     status: int
     body: Any

@@ -32,6 +32,7 @@ from bite.safety.audit_record import (
 from bite.safety.audit_walk import PARALLEL_MIN_BYTES, walk, walk_parallel
 
 _TAIL_BLOCK = 64 * 1024
+_TAIL_FIRST_BLOCK = 2048  # a chain line is a few hundred bytes
 _MAX_REANCHOR_LINES = 10_000
 
 LOG_NAME = "audit.log"
@@ -56,8 +57,15 @@ class AuditChainError(IntegrityError):
     """The chain cannot be appended to: its tail is damaged (exit 4)."""
 
 
-def read_last_lines(path: Path, count: int) -> tuple[list[bytes], bool]:
-    """Up to ``count`` last lines (oldest first) and whether the file ends with a newline."""
+def read_last_lines(
+    path: Path, count: int, *, first_block: int = _TAIL_FIRST_BLOCK
+) -> tuple[list[bytes], bool]:
+    """Up to ``count`` last lines (oldest first) and whether the file ends with a newline.
+
+    Reads back from the end in blocks, the first of ``first_block`` bytes (a line or two
+    of the chain), each next one twice as large up to ``_TAIL_BLOCK``, until it holds
+    more than ``count`` newlines or the whole file: the answer does not depend on the
+    blocks (a test compares it with a whole-file read)."""
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -69,21 +77,25 @@ def read_last_lines(path: Path, count: int) -> tuple[list[bytes], bool]:
             return [], True
         data = b""
         pos = size
+        block = max(first_block, 1)
         while pos > 0 and data.count(b"\n") <= count:
-            step = min(_TAIL_BLOCK, pos)
+            step = min(block, pos)
             pos -= step
             handle.seek(pos)
             data = handle.read(step) + data
+            block = min(block * 2, _TAIL_BLOCK)
     complete = data.endswith(b"\n")
     pieces = data.split(b"\n")
     if complete:
         pieces = pieces[:-1]
-    if pos > 0:
-        pieces = pieces[1:]  # the first piece may be the end of an earlier line
+    # only the lines asked for are made; when the file was not read whole, the first
+    # piece (perhaps the end of an earlier line) is never among them: more than
+    # ``count`` newlines were read
+    pieces = pieces[-count:] if count > 0 else []
     lines = [piece + b"\n" for piece in pieces]
     if lines and not complete:
         lines[-1] = lines[-1][:-1]
-    return (lines[-count:] if count > 0 else []), complete
+    return lines, complete
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from bite.safety.audit_log import AuditLog
+from bite.safety.audit_log import AuditLog, read_last_lines
 from bite.safety.audit_record import GENESIS, parse_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -141,6 +141,41 @@ def test_every_single_byte_change_is_caught(
     tampered = original[:position] + bytes([replacement]) + original[position + 1 :]
     log.path.write_bytes(tampered)
     assert not log.verify().healthy
+
+
+def _last_lines_whole(content: bytes, count: int) -> tuple[list[bytes], bool]:
+    """What read_last_lines must answer, from the whole file at once."""
+    if not content:
+        return [], True
+    lines = content.splitlines(keepends=True)
+    return (lines[-count:] if count > 0 else []), content.endswith(b"\n")
+
+
+@settings(
+    max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None
+)
+@given(
+    content=st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\xe2\x9c\x93"]), max_size=120).map(
+        b"".join
+    ),
+    count=st.integers(0, 6),
+    first_block=st.integers(1, 40),
+)
+def test_the_last_lines_do_not_depend_on_the_blocks_read(
+    tmp_path_factory: pytest.TempPathFactory, content: bytes, count: int, first_block: int
+) -> None:
+    # read back from the end in small growing blocks, the tail's lines are those of a
+    # whole-file read: with or without a final newline, with empty lines, with more
+    # lines asked for than there are
+    path = tmp_path_factory.mktemp("tail") / "audit.log"
+    path.write_bytes(content)
+    expected = _last_lines_whole(content, count)
+    assert read_last_lines(path, count, first_block=first_block) == expected
+    assert read_last_lines(path, count) == expected
+
+
+def test_the_last_lines_of_a_missing_file_are_none(tmp_path: Path) -> None:
+    assert read_last_lines(tmp_path / "absent.log", 2) == ([], True)
 
 
 def test_parse_record_refuses_lines_without_a_trailing_hash() -> None:
