@@ -203,10 +203,20 @@ def job_benchmarks() -> list[tuple[str, str]]:
 BACKTEST_RUNS = 3  # each command this many times, interleaved: the best and the median
 
 
-def _timed(args: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(args, check=True, capture_output=True)
-    return time.perf_counter() - start
+def _interleaved(commands: dict[str, list[str]]) -> dict[str, list[float]]:
+    """The wall time of each ``bite`` command (its arguments; ``{k}`` in one stands for
+    the round), ``BACKTEST_RUNS`` rounds of all of them in turn."""
+    samples: dict[str, list[float]] = {name: [] for name in commands}
+    for k in range(BACKTEST_RUNS):
+        for name, args in commands.items():
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "bite", *(a.replace("{k}", str(k)) for a in args)],
+                check=True,
+                capture_output=True,
+            )
+            samples[name].append(time.perf_counter() - start)
+    return samples
 
 
 def _best_median(samples: list[float]) -> str:
@@ -221,31 +231,17 @@ def backtest_benchmark() -> list[tuple[str, str]]:
     reads it) and the median says what a run usually takes."""
     import tempfile
 
-    samples: dict[str, list[float]] = {"none": [], "usd": []}
+    config = ["--json", "--config", str(ROOT / "strategy.yaml")]
     with tempfile.TemporaryDirectory() as tmp:
-        for k in range(BACKTEST_RUNS):
-            for hedge, taken in samples.items():
-                taken.append(
-                    _timed(
-                        [
-                            sys.executable,
-                            "-m",
-                            "bite",
-                            "backtest",
-                            "--from",
-                            "2022-01-01",
-                            "--to",
-                            "2024-12-31",
-                            "--hedge",
-                            hedge,
-                            "--out",
-                            str(Path(tmp) / f"{hedge}{k}"),
-                            "--json",
-                            "--config",
-                            str(ROOT / "strategy.yaml"),
-                        ]
-                    )
-                )
+        samples = _interleaved(
+            {
+                hedge: [
+                    *("backtest", "--from", "2022-01-01", "--to", "2024-12-31"),
+                    *("--hedge", hedge, "--out", str(Path(tmp) / f"{hedge}-{{k}}"), *config),
+                ]
+                for hedge in ("none", "usd")
+            }
+        )
     return [
         (
             f"backtest 2022-01-01..2024-12-31 --hedge {hedge} ({what}; {BACKTEST_RUNS} runs)",
@@ -267,39 +263,21 @@ def sweep_benchmark() -> list[tuple[str, str]]:
     medians."""
     import tempfile
 
-    times: dict[int, list[float]] = {1: [], 2: []}
+    config = ["--json", "--config", str(ROOT / "strategy.yaml")]
     with tempfile.TemporaryDirectory() as tmp:
         grid = Path(tmp) / "grid.yaml"
         grid.write_text(SWEEP_GRID, encoding="utf-8")
-        for k in range(BACKTEST_RUNS):
-            for workers, taken in times.items():
-                taken.append(
-                    _timed(
-                        [
-                            sys.executable,
-                            "-m",
-                            "bite",
-                            "backtest",
-                            "sweep",
-                            "--grid",
-                            str(grid),
-                            "--from",
-                            "2022-01-03",
-                            "--split",
-                            "2022-07-04",
-                            "--to",
-                            "2022-12-31",
-                            "--workers",
-                            str(workers),
-                            "--out",
-                            str(Path(tmp) / f"w{workers}-{k}"),
-                            "--json",
-                            "--config",
-                            str(ROOT / "strategy.yaml"),
-                        ]
-                    )
-                )
-    one, two = times[1], times[2]
+        times = _interleaved(
+            {
+                workers: [
+                    *("backtest", "sweep", "--grid", str(grid), "--from", "2022-01-03"),
+                    *("--split", "2022-07-04", "--to", "2022-12-31", "--workers", workers),
+                    *("--out", str(Path(tmp) / f"w{workers}-{{k}}"), *config),
+                ]
+                for workers in ("1", "2")
+            }
+        )
+    one, two = times["1"], times["2"]
     best = min(one) / min(two)
     usual = statistics.median(one) / statistics.median(two)
     return [
